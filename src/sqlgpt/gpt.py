@@ -1,0 +1,276 @@
+"""The facade users hold: text in, text or probabilities out.
+
+`GPT` ties a tokenizer to an engine and does what every engine shares: validating input,
+conditioning an empty prompt on <|endoftext|>, sampling (in Python, seeded, so all engines
+give the same text), streaming whole characters, stop strings, and scoring text by its
+log-probability. Engines only ever see token ids.
+"""
+
+from __future__ import annotations
+
+import codecs
+import dataclasses
+import math
+from collections.abc import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .config import GPTConfig
+from .engines.base import Engine, Session
+from .errors import SqlgptError
+from .sampling import SamplingParams, probabilities, sample
+from .tokenizer import Tokenizer
+
+
+@dataclasses.dataclass(frozen=True)
+class Score:
+    """How well the model predicts a text: mean negative log-likelihood per token."""
+
+    loss: float  # nats per token
+    perplexity: float  # exp(loss)
+    n_tokens: int  # tokens predicted
+
+
+class GPT:
+    """A GPT-2 model on an engine. Make one with `sqlgpt.load`."""
+
+    def __init__(self, engine: Engine, tokenizer: Tokenizer, name: str = "model") -> None:
+        self.engine = engine
+        self.tokenizer = tokenizer
+        self.name = name
+
+    @property
+    def config(self) -> GPTConfig:
+        return self.engine.config
+
+    def __repr__(self) -> str:
+        return f"GPT({self.name!r}, engine={self.engine.name!r}, {self.config.n_params / 1e6:.1f}M parameters)"
+
+    # -- logits and probabilities ------------------------------------------------------------
+
+    def logits(self, ids: Sequence[int]) -> np.ndarray:
+        """Logits for every position: float32 array of shape (len(ids), vocab_size)."""
+        ids = list(ids)
+        if not ids:
+            raise SqlgptError("logits needs at least one token id")
+        with self.engine.session() as session:
+            return session.forward(ids, all_logits=True)
+
+    def encode_prompt(self, prompt: str) -> list[int]:
+        """Prompt token ids; an empty prompt is <|endoftext|>, as GPT-2's sampling does."""
+        if not isinstance(prompt, str):
+            raise SqlgptError(f"prompt must be a string, got {type(prompt).__name__}")
+        ids = self.tokenizer.encode(prompt)
+        if not ids:
+            ids = [self._eot_id()]
+        if len(ids) > self.config.block_size:
+            raise SqlgptError(
+                f"prompt is {len(ids)} tokens but the model's context window is {self.config.block_size} tokens"
+            )
+        return ids
+
+    def next_token_probs(self, prompt: str, k: int = 10, temperature: float = 1.0) -> list[tuple[str, float]]:
+        """The k most likely next tokens after `prompt`, as (decoded token, probability)."""
+        if not (isinstance(k, int) and k >= 1):
+            raise SqlgptError(f"k must be an integer >= 1, got {k!r}")
+        params = SamplingParams(temperature=temperature)
+        ids = self.encode_prompt(prompt)
+        with self.engine.session() as session:
+            logits = session.forward(ids)[-1]  # [V]
+        probs = probabilities(logits[: self.tokenizer.vocab_size], params.temperature)
+        top = np.argsort(-probs, kind="stable")[:k]
+        return [(self.tokenizer.decode([int(i)]), float(probs[i])) for i in top]
+
+    # -- generation --------------------------------------------------------------------------
+
+    def stream(
+        self,
+        prompt: str,
+        max_new_tokens: int = 50,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop: str | Iterable[str] | None = None,
+    ) -> Iterator[str]:
+        """Yield the continuation of `prompt` piece by piece, each piece whole characters.
+
+        Stops after `max_new_tokens`, at <|endoftext|>, or before the first `stop` string
+        (which is not included).
+        """
+        params = SamplingParams(temperature, top_k, top_p)
+        stops = _stop_strings(stop)
+        ids = self.encode_prompt(prompt)
+        self._check_room(len(ids), max_new_tokens)
+        text = _StopFilter(stops)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        tokens = self._sample_ids(ids, max_new_tokens, params, seed)
+        try:
+            for token in tokens:
+                piece = text.push(decoder.decode(self.tokenizer.token_bytes(token)))
+                if piece:
+                    yield piece
+                if text.stopped:
+                    return
+        finally:
+            tokens.close()  # ends the engine session (drops its KV cache) now, not at garbage collection
+        piece = text.push(decoder.decode(b"", final=True)) + text.flush()
+        if piece:
+            yield piece
+
+    def generate_ids(
+        self,
+        ids: Sequence[int],
+        max_new_tokens: int = 50,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+    ) -> list[int]:
+        """Token ids sampled after the prompt `ids` (which must be non-empty); ends before
+        <|endoftext|> or after `max_new_tokens`. Token-level twin of `generate`."""
+        ids = [int(i) for i in ids]
+        if not ids:
+            raise SqlgptError("generate_ids needs at least one prompt token id")
+        self._check_room(len(ids), max_new_tokens)
+        return list(self._sample_ids(ids, max_new_tokens, SamplingParams(temperature, top_k, top_p), seed))
+
+    def _sample_ids(self, ids: list[int], max_new_tokens: int, params: SamplingParams, seed: int | None) -> Iterator[int]:
+        rng = np.random.default_rng(seed)
+        with self.engine.session() as session:
+            pending = ids
+            for _ in range(max_new_tokens):
+                logits = session.forward(pending)[-1]  # [V]
+                token = sample(logits[: self.tokenizer.vocab_size], params, rng)
+                if token == self.tokenizer.eot_id:
+                    return
+                yield token
+                pending = [token]
+
+    def _check_room(self, n_prompt: int, max_new_tokens: int) -> None:
+        if not (isinstance(max_new_tokens, int) and max_new_tokens >= 0):
+            raise SqlgptError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
+        if n_prompt + max_new_tokens > self.config.block_size:
+            raise SqlgptError(
+                f"prompt ({n_prompt} tokens) + max_new_tokens ({max_new_tokens}) exceeds the model's "
+                f"context window of {self.config.block_size} tokens"
+            )
+
+    def generate(
+        self,
+        prompt: str,
+        max_new_tokens: int = 50,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop: str | Iterable[str] | None = None,
+    ) -> str:
+        """The continuation of `prompt` (without the prompt). See `stream` for the arguments."""
+        return "".join(self.stream(prompt, max_new_tokens, temperature, top_k, top_p, seed, stop))
+
+    # -- scoring -----------------------------------------------------------------------------
+
+    def score(self, text: str, progress: bool = False) -> Score:
+        """Mean loss (nats/token) and perplexity of `text`, conditioned on <|endoftext|>.
+
+        Texts longer than the context window are scored in overlapping windows (stride of
+        half a window), each token predicted once with as much context as fits, as in
+        transformers' perplexity guide.
+        """
+        if not isinstance(text, str) or not text:
+            raise SqlgptError("nothing to score: the text is empty")
+        ids = [self._eot_id()] + self.tokenizer.encode(text)
+        window, stride = self.config.block_size, max(1, self.config.block_size // 2)
+        total, counted = 0.0, 1  # position 0 (<|endoftext|>) is context, never predicted
+        starts = range(0, max(1, len(ids) - 1), stride)
+        bar = _progress(len(ids) - 1, progress)
+        for start in starts:
+            chunk = ids[start : start + window]
+            if len(chunk) < 2 or start + len(chunk) <= counted:
+                break
+            logits = self.logits(chunk).astype(np.float64)  # [n, V]
+            logprobs = logits - logits.max(-1, keepdims=True)
+            logprobs -= np.log(np.exp(logprobs).sum(-1, keepdims=True))  # [n, V]
+            first_new = counted - start  # targets before this were scored by an earlier window
+            targets = np.array(chunk[first_new:])
+            total -= logprobs[np.arange(first_new - 1, len(chunk) - 1), targets].sum()
+            bar.update(len(targets))
+            counted = start + len(chunk)
+            if counted >= len(ids):
+                break
+        bar.close()
+        n = len(ids) - 1
+        loss = total / n
+        return Score(loss=float(loss), perplexity=float(math.exp(loss)), n_tokens=n)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def session(self) -> Session:
+        """A raw engine session (KV cache) for callers who drive token ids themselves."""
+        return self.engine.session()
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def __enter__(self) -> "GPT":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _eot_id(self) -> int:
+        if self.tokenizer.eot_id is None:
+            raise SqlgptError("this tokenizer has no <|endoftext|> token to condition on; give a non-empty prompt")
+        return self.tokenizer.eot_id
+
+
+def _stop_strings(stop: str | Iterable[str] | None) -> list[str]:
+    if stop is None:
+        return []
+    stops = [stop] if isinstance(stop, str) else list(stop)
+    if not all(isinstance(s, str) and s for s in stops):
+        raise SqlgptError("stop strings must be non-empty strings")
+    return stops
+
+
+class _StopFilter:
+    """Holds back text that might be the start of a stop string; cuts at the first stop."""
+
+    def __init__(self, stops: list[str]) -> None:
+        self.stops = stops
+        self.held = ""
+        self.stopped = False
+
+    def push(self, text: str) -> str:
+        if self.stopped:
+            return ""
+        self.held += text
+        if not self.stops:
+            out, self.held = self.held, ""
+            return out
+        cut = min((i for i in (self.held.find(s) for s in self.stops) if i >= 0), default=-1)
+        if cut >= 0:
+            self.stopped = True
+            out, self.held = self.held[:cut], ""
+            return out
+        keep = max((k for s in self.stops for k in range(1, len(s)) if self.held.endswith(s[:k])), default=0)
+        out, self.held = self.held[: len(self.held) - keep], self.held[len(self.held) - keep :]
+        return out
+
+    def flush(self) -> str:
+        out, self.held = ("" if self.stopped else self.held), ""
+        return out
+
+
+class _NoProgress:
+    def update(self, n: int) -> None: ...
+    def close(self) -> None: ...
+
+
+def _progress(total: int, enabled: bool) -> "_NoProgress":
+    if not enabled:
+        return _NoProgress()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="tok", desc="scoring", leave=False)

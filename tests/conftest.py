@@ -1,0 +1,108 @@
+"""Shared fixtures: random-weight GPT-2 checkpoints written by transformers itself.
+
+Every weight is random (layer-norm gains and biases included), so a wrong transpose or a
+skipped bias cannot hide behind ones and zeros. The tokenizer files are a small byte-level
+BPE vocabulary built here, so these fixtures need nothing from ../shared or the network.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+NO_SHARED = f"needs the project's shared data at {SHARED_DATA} (present in CI, not in a user's clone)"
+
+# A few merges so the tiny tokenizer really is BPE, not just bytes.
+TINY_MERGES = [("Ġ", "t"), ("h", "e"), ("Ġt", "he"), ("i", "n"), ("Ġ", "a"), ("e", "r"), ("o", "n"), ("Ġ", "s")]
+
+
+def write_byte_bpe(directory: Path) -> int:
+    """vocab.json + merges.txt: 256 byte tokens, TINY_MERGES, then <|endoftext|>. Returns its id."""
+    from transformers.convert_slow_tokenizer import bytes_to_unicode  # the reference table
+
+    vocab = {ch: i for i, ch in enumerate(bytes_to_unicode().values())}
+    for a, b in TINY_MERGES:
+        vocab[a + b] = len(vocab)
+    vocab["<|endoftext|>"] = eot = len(vocab)
+    (directory / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    merges = "#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in TINY_MERGES)
+    (directory / "merges.txt").write_text(merges, encoding="utf-8")
+    return eot
+
+
+def randomize(model, seed: int = 0, std: float = 0.08) -> None:
+    """Every parameter random; layer-norm gains around 1 so activations stay sane."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            noise = torch.randn(param.shape, generator=generator)
+            if ".ln_" in name or name.startswith(("transformer.ln_f", "ln_f")):
+                param.copy_(1.0 + 0.2 * noise if name.endswith("weight") else 0.1 * noise)
+            else:
+                param.copy_(std * noise)
+
+
+def make_checkpoint(directory: Path, seed: int = 0, std: float = 0.08, gpt2_vocab: bool = False, **shape) -> Path:
+    """save_pretrained a random GPT2LMHeadModel of `shape`, with the byte-level tokenizer or,
+    if `gpt2_vocab`, GPT-2's own vocabulary from ../shared (the caller checks it exists)."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    directory.mkdir(parents=True, exist_ok=True)
+    if gpt2_vocab:
+        shutil.copy(SHARED_DATA / "gpt2" / "encoder.json", directory / "vocab.json")
+        shutil.copy(SHARED_DATA / "gpt2" / "vocab.bpe", directory / "merges.txt")
+        eot = 50256
+    else:
+        eot = write_byte_bpe(directory)
+    shape.setdefault("vocab_size", eot + 1)
+    config = GPT2Config(bos_token_id=eot, eos_token_id=eot, **shape)
+    torch.manual_seed(seed)
+    model = GPT2LMHeadModel(config)
+    randomize(model, seed, std)
+    model.save_pretrained(directory)
+    return directory
+
+
+TINY_SHAPE = dict(n_layer=2, n_head=4, n_embd=32, n_positions=64)
+GPT2_124M_SHAPE = dict(n_layer=12, n_head=12, n_embd=768, n_positions=1024, vocab_size=50257)
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory) -> Path:
+    return make_checkpoint(tmp_path_factory.mktemp("tiny"), **TINY_SHAPE)
+
+
+@pytest.fixture(scope="session")
+def gpt2_124m_dir(tmp_path_factory) -> Path:
+    """GPT-2 small's shape; GPT-2's real vocabulary when ../shared has it, else the byte one."""
+    directory = tmp_path_factory.mktemp("gpt2-124m")
+    return make_checkpoint(directory, seed=1, std=0.02, gpt2_vocab=SHARED_DATA.is_dir(), **GPT2_124M_SHAPE)
+
+
+@pytest.fixture(scope="session")
+def hf_model():
+    """Load a checkpoint directory with transformers, once per directory."""
+    from transformers import GPT2LMHeadModel
+
+    cache: dict[Path, object] = {}
+
+    def get(directory: Path):
+        if directory not in cache:
+            cache[directory] = GPT2LMHeadModel.from_pretrained(directory).eval()
+        return cache[directory]
+
+    return get
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(NO_SHARED)
+    return SHARED_DATA

@@ -1,0 +1,77 @@
+"""The NumPy reference engine against transformers' GPT2LMHeadModel: logits and greedy text."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import sqlgpt
+
+from .conftest import NO_SHARED
+
+TOLERANCE = 1e-4  # max |logit difference| allowed against transformers
+
+
+def hf_logits(model, ids: list[int]) -> np.ndarray:
+    with torch.no_grad():
+        return model(torch.tensor([ids])).logits[0].numpy()
+
+
+def hf_greedy(model, ids: list[int], n: int) -> list[int]:
+    with torch.no_grad():
+        out = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                             max_new_tokens=n, do_sample=False, pad_token_id=model.config.eos_token_id)
+    new = out[0, len(ids):].tolist()
+    eos = model.config.eos_token_id
+    return new[: new.index(eos)] if eos in new else new
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_dir):
+    return sqlgpt.load(tiny_dir, engine="numpy")
+
+
+def test_logits_match_transformers_all_positions(tiny, tiny_dir, hf_model):
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, tiny.config.vocab_size, size=tiny.config.block_size).tolist()
+    ours = tiny.logits(ids)
+    assert ours.shape == (len(ids), tiny.config.vocab_size) and ours.dtype == np.float32
+    theirs = hf_logits(hf_model(tiny_dir), ids)
+    assert np.abs(ours - theirs).max() <= TOLERANCE
+    assert np.abs(theirs).max() > 0.5  # the check is not vacuous: logits are far from zero
+
+
+def test_kv_cache_gives_the_same_logits_as_one_pass(tiny):
+    ids = list(range(5, 30))
+    whole = tiny.logits(ids)
+    with tiny.engine.session() as session:
+        pieces = [session.forward(ids[:10], all_logits=True), session.forward(ids[10:11], all_logits=True),
+                  session.forward(ids[11:], all_logits=True)]
+    assert np.abs(np.concatenate(pieces) - whole).max() <= 1e-5
+    with tiny.engine.session() as session:
+        session.forward(ids[:-1])
+        last = session.forward(ids[-1:])
+    assert last.shape == (1, tiny.config.vocab_size)
+    assert np.abs(last[0] - whole[-1]).max() <= 1e-5
+
+
+def test_greedy_generation_matches_transformers(tiny, tiny_dir, hf_model):
+    prompt = tiny.tokenizer.encode("the cat sat on")
+    ours = tiny.generate_ids(prompt, max_new_tokens=40, temperature=0)
+    theirs = hf_greedy(hf_model(tiny_dir), prompt, 40)
+    assert ours == theirs and len(ours) > 5
+
+
+@pytest.mark.slow
+def test_gpt2_124m_shape_matches_transformers(gpt2_124m_dir, hf_model):
+    gpt = sqlgpt.load(gpt2_124m_dir, engine="numpy")
+    assert gpt.config == sqlgpt.GPTConfig()  # the 124M shape is GPT-2 small's
+    rng = np.random.default_rng(1)
+    ids = rng.integers(0, 50257, size=64).tolist()
+    model = hf_model(gpt2_124m_dir)
+    assert np.abs(gpt.logits(ids) - hf_logits(model, ids)).max() <= TOLERANCE
+    if gpt.tokenizer.vocab_size < gpt.config.vocab_size:
+        pytest.skip("greedy check at 124M needs GPT-2's vocabulary: " + NO_SHARED)
+    prompt = ids[:8]
+    assert gpt.generate_ids(prompt, max_new_tokens=12, temperature=0) == hf_greedy(model, prompt, 12)
