@@ -1,4 +1,4 @@
-"""Byte-level BPE tokenizer, exactly as GPT-2 (and tiktoken) does it, in pure Python.
+r"""Byte-level BPE tokenizer, exactly as GPT-2 (and tiktoken) does it, in pure Python.
 
 What it does:
 - Splits text into pre-tokens with a regex (GPT-2's pattern by default, or any tiktoken-style
