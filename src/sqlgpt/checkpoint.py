@@ -84,6 +84,14 @@ class Checkpoint:
                 )
         return self._tokenizer
 
+    def source_key(self) -> str:
+        """A cheap identity of the files (path, size, mtime): whether an installed copy is current."""
+        parts = []
+        for path in (self.directory / "config.json", self.weights_file):
+            stat = path.stat()
+            parts.append(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}")
+        return "|".join(parts)
+
     def fingerprint(self) -> str:
         """SHA-256 over config.json and the weights file: identifies what was installed."""
         digest = hashlib.sha256()

@@ -13,7 +13,7 @@ from ..checkpoint import Checkpoint
 from ..errors import SqlgptError
 from .base import Engine, Session
 
-ENGINES = ("numpy",)
+ENGINES = ("numpy", "duckdb")
 DEFAULT_ENGINE = "numpy"
 
 
@@ -25,6 +25,13 @@ def create_engine(name: str, checkpoint: Checkpoint, **options: Any) -> Engine:
         from .numpy import NumpyEngine
 
         return NumpyEngine(checkpoint.config, checkpoint.params())
+    if name == "duckdb":
+        from .sql.engine import SqlEngine
+
+        unknown = set(options) - {"database", "progress"}
+        if unknown:
+            raise SqlgptError(f"the duckdb engine takes database= and progress=, not {', '.join(sorted(unknown))}")
+        return SqlEngine(checkpoint, "duckdb", **options)
     raise SqlgptError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
 
 

@@ -1,4 +1,5 @@
-"""The NumPy reference engine against transformers' GPT2LMHeadModel: logits and greedy text."""
+"""Every engine against transformers' GPT2LMHeadModel: logits at all positions, greedy text,
+the KV cache, and the same sampled text for the same seed on every engine."""
 
 from __future__ import annotations
 
@@ -27,9 +28,19 @@ def hf_greedy(model, ids: list[int], n: int) -> list[int]:
     return new[: new.index(eos)] if eos in new else new
 
 
-@pytest.fixture(scope="module")
-def tiny(tiny_dir):
-    return sqlgpt.load(tiny_dir, engine="numpy")
+ENGINES = ["numpy", "duckdb"]
+
+
+def load(directory, engine: str, tmp_path_factory):
+    options = {"database": str(tmp_path_factory.mktemp(engine) / "models.duckdb")} if engine != "numpy" else {}
+    return sqlgpt.load(directory, engine=engine, **options)
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def tiny(request, tiny_dir, tmp_path_factory):
+    gpt = load(tiny_dir, request.param, tmp_path_factory)
+    yield gpt
+    gpt.close()
 
 
 def test_logits_match_transformers_all_positions(tiny, tiny_dir, hf_model):
@@ -63,12 +74,21 @@ def test_greedy_generation_matches_transformers(tiny, tiny_dir, hf_model):
     assert ours == theirs and len(ours) > 5
 
 
+def test_same_seed_same_text_on_every_engine(tiny_dir, tmp_path_factory):
+    texts = set()
+    for engine in ENGINES:
+        with load(tiny_dir, engine, tmp_path_factory) as gpt:
+            texts.add(gpt.generate("the cat", max_new_tokens=25, temperature=1.1, top_p=0.95, seed=42))
+    assert len(texts) == 1
+
+
 @pytest.mark.slow
-def test_gpt2_124m_shape_matches_transformers(gpt2_124m_dir, hf_model):
-    gpt = sqlgpt.load(gpt2_124m_dir, engine="numpy")
+@pytest.mark.parametrize("engine", ENGINES)
+def test_gpt2_124m_shape_matches_transformers(engine, gpt2_124m_dir, hf_model, tmp_path_factory):
+    gpt = load(gpt2_124m_dir, engine, tmp_path_factory)
     assert gpt.config == sqlgpt.GPTConfig()  # the 124M shape is GPT-2 small's
     rng = np.random.default_rng(1)
-    ids = rng.integers(0, 50257, size=64).tolist()
+    ids = rng.integers(0, 50257, size=24).tolist()
     model = hf_model(gpt2_124m_dir)
     assert np.abs(gpt.logits(ids) - hf_logits(model, ids)).max() <= TOLERANCE
     if gpt.tokenizer.vocab_size < gpt.config.vocab_size:

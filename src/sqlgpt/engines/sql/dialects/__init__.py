@@ -1,0 +1,16 @@
+"""One file per database: only what differs from the base dialect."""
+
+from __future__ import annotations
+
+from .base import Dialect
+
+
+def get_dialect(name: str) -> Dialect:
+    if name == "duckdb":
+        from .duckdb import DuckDBDialect
+
+        return DuckDBDialect()
+    raise KeyError(name)
+
+
+__all__ = ["Dialect", "get_dialect"]

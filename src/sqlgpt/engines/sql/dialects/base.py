@@ -1,0 +1,69 @@
+"""What every SQL dialect provides to the compiler and the installer.
+
+The compiler writes standard SQL where it can and asks the dialect for the few primitives
+that differ between databases: the vector type and its dot product, building a vector from
+rows, element access, lambdas over vectors, temporary tables, bulk loading of weights and
+the catalogue queries. A new database is a subclass overriding only what differs (the
+SQLGlot `dialects/` pattern). Identifiers passed in here are the project's own names
+(schemas derived from checksums, fixed table names); user text never reaches these methods.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class Dialect:
+    name = "base"
+    vector_type = "FLOAT[]"  # a float32 vector column
+    float_type = "FLOAT"
+
+    # -- connections and transactions ----------------------------------------------------------
+
+    def begin(self, conn: Any) -> None:
+        conn.execute("BEGIN TRANSACTION")
+
+    def commit(self, conn: Any) -> None:
+        conn.execute("COMMIT")
+
+    def rollback(self, conn: Any) -> None:
+        conn.execute("ROLLBACK")
+
+    # -- catalogue and weight tables -----------------------------------------------------------
+
+    def table_exists(self, conn: Any, schema: str | None, table: str) -> bool:
+        rows = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = coalesce(?, current_schema())",
+            [table, schema],
+        ).fetchall()
+        return rows[0][0] > 0
+
+    def row_count(self, conn: Any, schema: str, table: str) -> int:
+        """Rows in schema.table, or -1 if it does not exist."""
+        if not self.table_exists(conn, schema, table):
+            return -1
+        return conn.execute(f"SELECT count(*) FROM {schema}.{table}").fetchall()[0][0]
+
+    def create_catalogue(self, conn: Any, name: str) -> None:
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {name} (schema_name VARCHAR PRIMARY KEY, model VARCHAR NOT NULL,"
+            " source_key VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL, config VARCHAR NOT NULL,"
+            " format_version INTEGER NOT NULL, installed_at TIMESTAMP NOT NULL)"
+        )
+
+    def drop_schema(self, conn: Any, schema: str) -> None:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+    def create_table(self, conn: Any, schema: str, table: str, columns: list[tuple[str, str]]) -> None:
+        body = ", ".join(f"{name} {self.sql_type(kind)}" for name, kind in columns)
+        conn.execute(f"CREATE TABLE {schema}.{table} ({body})")
+
+    def sql_type(self, kind: str) -> str:
+        """The column type for a layout kind: 'int', 'float' or 'vector'."""
+        return {"int": "INTEGER", "float": self.float_type, "vector": self.vector_type}[kind]
+
+    def insert_columns(self, conn: Any, schema: str, table: str, columns: dict[str, np.ndarray]) -> None:
+        """Bulk-load rows given column-wise (a 2-D array is a vector column, one row per row)."""
+        raise NotImplementedError

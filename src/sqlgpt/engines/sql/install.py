@@ -1,0 +1,141 @@
+"""Putting a model's weights into a database, once, atomically, and finding them again.
+
+Each installed model lives in its own schema, named from the checksum of its files, so
+several models (or versions of one) sit side by side. The catalogue table `sqlgpt_models`
+records, per schema: the model's name, its config, the SHA-256 of its source files, the
+layout's format version and where it came from. Installing is one transaction — tables,
+rows and catalogue entry commit together or not at all — so an interrupted install leaves
+nothing behind. Opening checks what is there: a current, complete install is reused without
+reading a single weight; an incomplete one, one of an older format, or one whose files have
+changed since is reported on stderr and replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ...checkpoint import Checkpoint
+from ...config import GPTConfig
+from ...errors import SqlgptError
+from .compiler import FORMAT_VERSION, WeightTable, weight_tables
+from .dialects.base import Dialect
+
+CATALOGUE = "sqlgpt_models"
+
+
+@dataclass(frozen=True)
+class Installed:
+    """Where an installed model's tables are."""
+
+    schema: str
+    config: GPTConfig
+
+
+def find_or_install(conn: Any, dialect: Dialect, checkpoint: Checkpoint, *, progress: bool,
+                    reopen_writable: Callable[[], Any] | None = None) -> tuple[Any, Installed]:
+    """The installed copy of `checkpoint`, installing it first if needed.
+
+    `conn` may be read-only; if an install is needed and `reopen_writable` is given, it is
+    called for a writable connection (which is returned in place of `conn`).
+    """
+    source_key = checkpoint.source_key()
+    rows = _catalogue(conn, dialect)
+    by_key = [r for r in rows if r["source_key"] == source_key]
+    if by_key and _usable(conn, dialect, by_key[0], checkpoint.config):
+        return conn, Installed(by_key[0]["schema_name"], checkpoint.config)
+    # The files moved or were touched, or were never installed: identify them by content.
+    fingerprint = checkpoint.fingerprint()
+    schema = "m_" + fingerprint[:16]
+    same = [r for r in rows if r["schema_name"] == schema]
+    if same and _usable(conn, dialect, same[0], checkpoint.config):
+        return conn, Installed(schema, checkpoint.config)
+    why, replaced = _why_reinstall(checkpoint, fingerprint, rows)
+    if why:
+        print(f"sqlgpt: reinstalling {checkpoint.name!r}: {why}", file=sys.stderr)
+    if reopen_writable is not None:
+        conn = reopen_writable()
+    install(conn, dialect, checkpoint, schema, fingerprint, source_key, replaced=replaced, progress=progress)
+    return conn, Installed(schema, checkpoint.config)
+
+
+def _catalogue(conn: Any, dialect: Dialect) -> list[dict[str, Any]]:
+    if not dialect.table_exists(conn, None, CATALOGUE):
+        return []
+    cursor = conn.execute(f"SELECT schema_name, model, source_key, fingerprint, config, format_version FROM {CATALOGUE}")
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def _usable(conn: Any, dialect: Dialect, row: dict[str, Any], config: GPTConfig) -> bool:
+    if row["format_version"] != FORMAT_VERSION or json.loads(row["config"]) != config.to_hf():
+        return False
+    return all(dialect.row_count(conn, row["schema_name"], t.name) == t.n_rows for t in weight_tables(config))
+
+
+def _why_reinstall(checkpoint: Checkpoint, fingerprint: str, rows: list[dict[str, Any]]) -> tuple[str | None, list[str]]:
+    """Why an existing install of these files is not reused, and the schemas to replace."""
+    for row in rows:
+        if row["fingerprint"] == fingerprint:
+            if row["format_version"] != FORMAT_VERSION:
+                return (f"it was installed in another table format ({row['format_version']}, now {FORMAT_VERSION})",
+                        [row["schema_name"]])
+            return "its tables are incomplete (an interrupted or damaged install)", [row["schema_name"]]
+    directory = str(checkpoint.directory.resolve())
+    older = [r["schema_name"] for r in rows if r["source_key"].split(":")[0].startswith(directory)]
+    if older:
+        return "its files have changed since it was installed", older
+    return None, []
+
+
+def install(conn: Any, dialect: Dialect, checkpoint: Checkpoint, schema: str, fingerprint: str,
+            source_key: str, *, replaced: list[str] = (), progress: bool) -> None:  # type: ignore[assignment]
+    """Create `schema` with every weight table and its catalogue row, in one transaction,
+    dropping the `replaced` schemas (older installs of the same files) in the same one."""
+    config = checkpoint.config
+    tables = weight_tables(config)
+    params = checkpoint.params()
+    bar = _progress_bar(sum(t.n_values for t in tables), f"installing {checkpoint.name}", progress)
+    dialect.begin(conn)
+    try:
+        dialect.create_catalogue(conn, CATALOGUE)
+        for old in {schema, *replaced}:
+            conn.execute(f"DELETE FROM {CATALOGUE} WHERE schema_name = ?", [old])
+            dialect.drop_schema(conn, old)
+        conn.execute(f"CREATE SCHEMA {schema}")
+        for table in tables:
+            _install_table(conn, dialect, schema, table, params)
+            bar.update(table.n_values)
+        conn.execute(
+            f"INSERT INTO {CATALOGUE} (schema_name, model, source_key, fingerprint, config, format_version, installed_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, CURRENT_TIMESTAMP)",
+            [schema, checkpoint.name, source_key, fingerprint, json.dumps(config.to_hf()), FORMAT_VERSION],
+        )
+        dialect.commit(conn)
+    except BaseException:
+        dialect.rollback(conn)
+        raise
+    finally:
+        bar.close()
+
+
+def _install_table(conn: Any, dialect: Dialect, schema: str, table: WeightTable, params: dict) -> None:
+    columns = table.columns(params)
+    dialect.create_table(conn, schema, table.name, table.schema)
+    dialect.insert_columns(conn, schema, table.name, columns)
+
+
+class _NoBar:
+    def update(self, n: int) -> None: ...
+    def close(self) -> None: ...
+
+
+def _progress_bar(total: int, description: str, enabled: bool) -> Any:
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="w", unit_scale=True, desc=description, leave=False)
