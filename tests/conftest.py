@@ -106,3 +106,18 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(NO_SHARED)
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_cache_dir(tmp_path_factory):
+    """Keep the default database (and any hub cache) out of the user's real cache directory."""
+    import os
+
+    cache = tmp_path_factory.mktemp("xdg-cache")
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(cache)
+    yield cache
+    if old is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = old

@@ -18,6 +18,7 @@ from . import ENGINES, Tokenizer, load
 from .engines import DEFAULT_ENGINE
 from .errors import SqlgptError
 from .gpt import GPT
+from .engines.sql.engine import INSPECT_SCHEMA
 from .models import DEFAULT_MODEL, open_checkpoint
 
 EXAMPLES = """\
@@ -26,6 +27,8 @@ examples:
   sqlgpt generate "Once upon a time" -n 40 --temperature 0.8 --top-p 0.95 --seed 1
   sqlgpt generate "Q: 2+2?\\nA:" -n 20 --temperature 0          # greedy
   sqlgpt tokenize "Hello, world!"
+  sqlgpt sql | less                                    # the SQL of one forward step
+  sqlgpt sql --keep "Hello" -d gpt.duckdb              # ...and keep its tables to query
   sqlgpt score essay.txt --model ./my-gpt2-dir
   echo "some text" | sqlgpt score -
 
@@ -39,6 +42,9 @@ def _common(parser: argparse.ArgumentParser, tokenizer_only: bool = False) -> No
     parser.add_argument("--model", "-m", default=DEFAULT_MODEL, help=f"hub id or local directory (default: {DEFAULT_MODEL})")
     if not tokenizer_only:
         parser.add_argument("--engine", "-e", default=DEFAULT_ENGINE, choices=ENGINES, help=f"where the forward pass runs (default: {DEFAULT_ENGINE})")
+        parser.add_argument("--database", "-d", default=None, metavar="PATH",
+                            help="database holding installed models, for SQL engines (default: a file in the user "
+                                 "cache directory; ':memory:' for a throwaway one)")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
 
 
@@ -80,6 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("text", type=_text_argument, help="text to tokenize ('-' reads stdin)")
     _common(tok, tokenizer_only=True)
 
+    sql = sub.add_parser("sql", help="print the SQL of one forward step; keep its tables to explore",
+                         description="Print the SQL statements that run the model: the session's tables, one forward "
+                                     "step (embeddings, every layer, final norm) and the logits query. With --keep, run "
+                                     "one step over PROMPT and keep its tables (residual streams, KV cache, attention "
+                                     f"weights) in the schema {INSPECT_SCHEMA} of the database, to query afterwards.")
+    sql.add_argument("--keep", metavar="PROMPT", type=_text_argument, default=None,
+                     help="run one forward step over PROMPT and keep every intermediate table")
+    _common(sql)
+
     sco = sub.add_parser("score", help="loss and perplexity of a text file",
                          description="How well the model predicts FILE: mean loss in nats per token, and perplexity.")
     sco.add_argument("file", help="UTF-8 text file ('-' reads stdin)")
@@ -93,8 +108,12 @@ def _version() -> str:
     return __version__
 
 
-def _load(args: argparse.Namespace) -> GPT:
-    return load(args.model, engine=args.engine)
+def _load(args: argparse.Namespace, **options: object) -> GPT:
+    if args.engine != "numpy":
+        options["database"] = args.database
+    elif args.database is not None:
+        raise SqlgptError("--database is for SQL engines; the numpy engine keeps nothing")
+    return load(args.model, engine=args.engine, **options)
 
 
 def cmd_next(args: argparse.Namespace) -> None:
@@ -146,7 +165,34 @@ def cmd_score(args: argparse.Namespace) -> None:
     print(f"perplexity  {result.perplexity:.3f}")
 
 
-COMMANDS = {"next": cmd_next, "generate": cmd_generate, "tokenize": cmd_tokenize, "score": cmd_score}
+def cmd_sql(args: argparse.Namespace) -> None:
+    if args.engine == "numpy":
+        raise SqlgptError("the numpy engine runs no SQL; choose a SQL engine with --engine")
+    with _load(args, inspect=args.keep is not None) as gpt:
+        engine = gpt.engine
+        compiler = engine.compiler
+        print(f"-- sqlgpt: {gpt.name} ({gpt.config.n_params / 1e6:.1f}M parameters) on {engine.name}; "
+              f"weights in schema {engine.schema}")
+        print("-- $1 is the step's first new position; the token ids arrive as bound parameters.\n")
+        sections = [("session tables (once per generation)", compiler.session_tables()),
+                    ("each step: the new tokens", [compiler.load_tokens()]),
+                    ("each step: the forward pass", engine.step),
+                    ("each step: the logits", [compiler.logits(last_only=True)])]
+        for title, statements in sections:
+            print(f"-- ===== {title} =====\n")
+            for statement in statements:
+                print(f"-- {statement.comment}\n{statement.sql};\n")
+        if args.keep is not None:
+            ids = gpt.encode_prompt(args.keep)
+            with engine.session() as session:
+                session.forward(ids, all_logits=True)
+                kept = session.keep()
+            print(f"-- kept {len(kept)} tables of one step over {len(ids)} tokens in {engine.database}:")
+            for name in kept:
+                print(f"--   {name}")
+
+
+COMMANDS = {"next": cmd_next, "generate": cmd_generate, "tokenize": cmd_tokenize, "score": cmd_score, "sql": cmd_sql}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,8 +13,8 @@ from ..checkpoint import Checkpoint
 from ..errors import SqlgptError
 from .base import Engine, Session
 
-ENGINES = ("numpy", "duckdb")
-DEFAULT_ENGINE = "numpy"
+ENGINES = ("duckdb", "numpy")
+DEFAULT_ENGINE = "duckdb"
 
 
 def create_engine(name: str, checkpoint: Checkpoint, **options: Any) -> Engine:
@@ -28,9 +28,9 @@ def create_engine(name: str, checkpoint: Checkpoint, **options: Any) -> Engine:
     if name == "duckdb":
         from .sql.engine import SqlEngine
 
-        unknown = set(options) - {"database", "progress"}
+        unknown = set(options) - {"database", "progress", "inspect"}
         if unknown:
-            raise SqlgptError(f"the duckdb engine takes database= and progress=, not {', '.join(sorted(unknown))}")
+            raise SqlgptError(f"the duckdb engine takes database=, progress= and inspect=, not {', '.join(sorted(unknown))}")
         return SqlEngine(checkpoint, "duckdb", **options)
     raise SqlgptError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
 

@@ -4,20 +4,26 @@ The compiler knows the model; the dialect knows the database. Given a config, it
 weights out as tables and writes the statements of one forward step, which extend a
 session's KV cache by the new positions and leave the final hidden states in a table.
 
-Layout (one schema per installed model): a weight matrix is a table with one row per
-*output* unit, `(j, w, b)`, where `w` is the column of the checkpoint's (in, out) matrix
-feeding unit j as a float32 vector, so a matrix-vector product is one dot product per row.
-Embeddings are `wte(j, w)` and `wpe(j, w)`; layer norms are vectors in `ln` and `ln_f`.
+Layout (one schema per installed model). A weight matrix is a table with one row per
+*output* unit, `(j, w, b)`: `w` is the column of the checkpoint's (in, out) matrix that feeds
+unit j, a float32 vector, so a matrix-vector product is one dot product per row. The two
+matrices that follow a layer norm have its gain and bias folded in, which is exact algebra:
+
+    LN(x)·W + b  =  r·(x·(g∘W) − μ·Σ(g∘W)) + (b + β·W)     μ = mean(x), r = 1/√(var(x)+ε)
+
+so those tables carry `w = g∘W[:, j]`, `s = Σ w` and `b = b_j + β·W[:, j]`, and a layer norm
+costs two numbers per position (μ, r) instead of an element-wise pass over the vector.
+Embeddings are `wte(j, w)` and `wpe(j, w)`; the final norm's vectors are in `ln_f(g, b)`.
 
 A step reads the new token ids from the session table `tokens(pos, token)`. Per layer l:
 
-    qkv{l}   layer norm, then the QKV projection                  (pos, qkv: 3C vector)
-    k{l}     + the new keys, one row per head and position        (hd, pos, k: D vector)
-    vt{l}    + the new values, stored transposed: one row per      (c, vals: vector over
-             channel holding that channel over all positions       positions)
-    x{l+1}   attention (scores, stable softmax, weighted values),  (pos, x: C vector)
-             output projection + residual, layer norm, MLP with
-             GELU, projection + residual
+    cache{l}  += queries, keys and values of the new positions,   (kind 0/1/2, hd, pos, vec)
+                 one row per head: layer norm 1 + QKV projection
+    vt{l}     += the new values, kept transposed: one row per     (c, vals over positions)
+                 channel, so weighting them is one dot product
+    x{l+1}    := causal attention (scores, stable softmax,        (pos, x)
+                 weighted values), projection + residual, layer
+                 norm 2 + MLP with GELU, projection + residual
 
 so a new token costs one position's work: its query meets the cached keys, its value is
 appended. Activations stay in the database; Python only starts statements and reads the
@@ -36,7 +42,9 @@ from ...config import GPTConfig
 from .dialects.base import Dialect
 
 # Bump when the weight tables' layout changes: installs of another format are redone.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
+QUERY, KEY, VALUE = 0, 1, 2  # `kind` of a cache row
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,39 +58,42 @@ class WeightTable:
     columns: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 
 
-def _matrix_table(name: str, key: str, n_in: int, n_out: int) -> WeightTable:
+def _matrix_table(name: str, key: str, n_in: int, n_out: int, norm: str | None = None) -> WeightTable:
+    """Rows (j, w[, s], b) of matrix `key`; with `norm`, that layer norm's gain and bias folded in."""
+
     def columns(p: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {
-            "j": np.arange(n_out, dtype=np.int32),
-            "w": np.ascontiguousarray(p[key + ".weight"].T),  # [out, in]: row j feeds unit j
-            "b": p[key + ".bias"],
+        weight = p[key + ".weight"].astype(np.float64)  # [in, out]
+        bias = p[key + ".bias"].astype(np.float64)  # [out]
+        out = {"j": np.arange(n_out, dtype=np.int32)}
+        if norm is None:
+            return out | {"w": np.ascontiguousarray(weight.T, np.float32), "b": bias.astype(np.float32)}
+        gain, shift = p[norm + ".weight"].astype(np.float64), p[norm + ".bias"].astype(np.float64)  # [in]
+        folded = np.ascontiguousarray((gain[:, None] * weight).T, np.float32)  # [out, in]
+        return out | {
+            "w": folded,
+            "s": folded.astype(np.float64).sum(axis=1).astype(np.float32),  # [out]
+            "b": (bias + shift @ weight).astype(np.float32),  # [out]
         }
 
-    return WeightTable(name, [("j", "int"), ("w", "vector"), ("b", "float")], n_out, n_in * n_out + n_out, columns)
+    columns_schema = [("j", "int"), ("w", "vector")] + ([("s", "float")] if norm else []) + [("b", "float")]
+    return WeightTable(name, columns_schema, n_out, (n_in + 2) * n_out, columns)
 
 
 def weight_tables(config: GPTConfig) -> list[WeightTable]:
     """Every table an installed model has, in install order."""
-    C, L = config.n_embd, config.n_layer
+    C, V, T = config.n_embd, config.vocab_size, config.block_size
     vec = [("j", "int"), ("w", "vector")]
     tables = [
-        WeightTable("wte", vec, config.vocab_size, config.vocab_size * C,
-                    lambda p: {"j": np.arange(config.vocab_size, dtype=np.int32), "w": p["wte.weight"]}),
-        WeightTable("wpe", vec, config.block_size, config.block_size * C,
-                    lambda p: {"j": np.arange(config.block_size, dtype=np.int32), "w": p["wpe.weight"]}),
-        WeightTable("ln", [("layer", "int"), ("g1", "vector"), ("b1", "vector"), ("g2", "vector"), ("b2", "vector")], L, 4 * L * C,
-                    lambda p: {"layer": np.arange(L, dtype=np.int32),
-                               **{col: np.stack([p[f"h.{i}.{name}"] for i in range(L)])
-                                  for col, name in (("g1", "ln_1.weight"), ("b1", "ln_1.bias"),
-                                                    ("g2", "ln_2.weight"), ("b2", "ln_2.bias"))}}),
+        WeightTable("wte", vec, V, V * C, lambda p: {"j": np.arange(V, dtype=np.int32), "w": p["wte.weight"]}),
+        WeightTable("wpe", vec, T, T * C, lambda p: {"j": np.arange(T, dtype=np.int32), "w": p["wpe.weight"]}),
         WeightTable("ln_f", [("g", "vector"), ("b", "vector")], 1, 2 * C,
                     lambda p: {"g": p["ln_f.weight"][None], "b": p["ln_f.bias"][None]}),
     ]  # fmt: skip
-    for i in range(L):
+    for i in range(config.n_layer):
         tables += [
-            _matrix_table(f"h{i}_qkv", f"h.{i}.attn.c_attn", C, 3 * C),
+            _matrix_table(f"h{i}_qkv", f"h.{i}.attn.c_attn", C, 3 * C, norm=f"h.{i}.ln_1"),
             _matrix_table(f"h{i}_attn_proj", f"h.{i}.attn.c_proj", C, C),
-            _matrix_table(f"h{i}_fc", f"h.{i}.mlp.c_fc", C, 4 * C),
+            _matrix_table(f"h{i}_fc", f"h.{i}.mlp.c_fc", C, 4 * C, norm=f"h.{i}.ln_2"),
             _matrix_table(f"h{i}_mlp_proj", f"h.{i}.mlp.c_proj", 4 * C, C),
         ]
     return tables
@@ -97,31 +108,44 @@ class Statement:
 
 
 class Compiler:
-    """Writes the statements of a forward step for one model in one dialect."""
+    """Writes the statements of a forward step for one model in one dialect.
 
-    def __init__(self, config: GPTConfig, dialect: Dialect, schema: str) -> None:
+    Every step statement appends to a session table and takes one parameter, the first new
+    position, so a database can prepare them once per session. With `inspect`, each layer
+    also records its attention weights in `attn{l}(pos, hd, kpos, p)`.
+    """
+
+    def __init__(self, config: GPTConfig, dialect: Dialect, schema: str, inspect: bool = False) -> None:
         self.config = config
         self.d = dialect
         self.w = schema  # where the weights are
+        self.inspect = inspect
+        self.first = dialect.param(1)  # the step's first new position
 
     # -- session tables ------------------------------------------------------------------------
 
     def session_tables(self) -> list[Statement]:
-        """Create a session's KV cache: empty keys, and one empty value row per channel."""
-        d, C = self.d, self.config.n_embd
-        out = [Statement("the new tokens of each step (filled from bound parameters)",
-                         d.temp_table_def("tokens", [("pos", "int"), ("token", "int")]))]
-        for l in range(self.config.n_layer):
+        """A session's tables: its tokens, residual streams and KV cache, all empty."""
+        d, C, L = self.d, self.config.n_embd, self.config.n_layer
+        table = d.temp_table_def
+        out = [Statement("the tokens so far", table("tokens", [("pos", "int"), ("token", "int")]))]
+        out += [Statement(f"the residual stream entering layer {l}" if l < L else "the residual stream after the last layer",
+                          table(f"x{l}", [("pos", "int"), ("x", "vector")])) for l in range(L + 1)]
+        out.append(Statement("the final layer norm's output", table("final", [("pos", "int"), ("xn", "vector")])))
+        for l in range(L):
             out += [
-                Statement(f"layer {l} keys: one row per head and position",
-                          d.temp_table_def(f"k{l}", [("hd", "int"), ("pos", "int"), ("k", "vector")])),
+                Statement(f"layer {l} queries (kind 0), keys (1) and values (2): a row per head and position",
+                          table(f"cache{l}", [("kind", "int"), ("hd", "int"), ("pos", "int"), ("vec", "vector")])),
                 Statement(f"layer {l} values, transposed: one row per channel, a vector over positions",
                           d.temp_table_as(f"vt{l}", f"SELECT c, {d.empty_vector()} AS vals FROM {d.range_rows(C, 'c')}")),
-            ]
+            ]  # fmt: skip
+            if self.inspect:
+                out.append(Statement(f"layer {l} attention weights", table(
+                    f"attn{l}", [("pos", "int"), ("hd", "int"), ("kpos", "int"), ("p", "float")])))
         return out
 
     def load_tokens(self) -> Statement:
-        """Replace `tokens` with the step's token ids: parameters (first position, ids)."""
+        """Append the step's tokens; parameters: the first new position, then the ids."""
         return Statement("the new tokens, from bound parameters", self.d.load_tokens_sql("tokens"))
 
     # -- one forward step ----------------------------------------------------------------------
@@ -136,88 +160,98 @@ class Compiler:
 
     def embed(self) -> Statement:
         d, w = self.d, self.w
+        x = d.map_vectors(["e.w", "p.w"], lambda a, b: f"{a} + {b}")
         return Statement(
-            "token embedding + position embedding",
-            d.temp_table_as("x0", f"SELECT t.pos, {d.map_vectors(['e.w', 'p.w'], lambda a, b: f'{a} + {b}')} AS x FROM tokens t "
-                                  f"JOIN {w}.wte e ON e.j = t.token JOIN {w}.wpe p ON p.j = t.pos"),
+            "token embedding + position embedding: the residual stream x0",
+            f"INSERT INTO x0 SELECT t.pos, {x} FROM tokens t JOIN {w}.wte e ON e.j = t.token "
+            f"JOIN {w}.wpe p ON p.j = t.pos WHERE t.pos >= {self.first}",
         )
 
-    def layer_norm(self, source: str, gain: str, bias: str, params: str) -> str:
-        """SELECT pos, xn: layer norm of `source(pos, x)` with vectors gain/bias of `params`."""
-        d, C, eps = self.d, self.config.n_embd, repr(float(self.config.layer_norm_epsilon))
-        centred = f"SELECT pos, {d.map_vectors(['x'], lambda v: f'{v} - mean')} AS xc FROM (SELECT pos, x, {d.vector_sum('x')} / {C} AS mean FROM {source})"
-        scaled = f"SELECT pos, xc, 1.0 / sqrt({d.dot('xc', 'xc')} / {C} + {eps}) AS r FROM ({centred})"
-        normed = d.map_vectors(["s.xc", f"n.{gain}", f"n.{bias}"], lambda a, g, b: f"{a} * s.r * {g} + {b}")
-        return (f"SELECT s.pos, {normed} AS xn "
-                f"FROM ({scaled}) s, ({params}) n")
+    def norm_stats(self, source: str) -> str:
+        """SELECT pos, x, mu, r: a layer norm's mean and 1/√(var + ε) of each new row of `source`."""
+        d, eps = self.d, repr(float(self.config.layer_norm_epsilon))
+        return (f"SELECT pos, x, {d.vector_mean('x')} AS mu, 1.0 / sqrt({d.vector_var('x')} + {eps}) AS r "
+                f"FROM {source} WHERE pos >= {self.first}")
 
-    def matvec(self, table: str, source: str, vector: str, expr: Callable[[str], str] = lambda y: y) -> str:
-        """SELECT pos, y: `expr` of each output unit's (w·x + b), gathered back into a vector."""
+    def normed_matvec(self, table: str, stats: str, slot_width: int | None = None,
+                      expr: Callable[[str], str] = lambda y: y) -> str:
+        """SELECT pos, y: `expr` of LN(x)·W + b for a table with the norm folded in; with
+        `slot_width`, cut into vectors of that many units, numbered by a column `slot`."""
         d = self.d
-        y = expr(f"({d.dot('m.w', f's.{vector}')} + m.b)")
-        return f"SELECT s.pos, {d.collect(d.to_float(y), 'm.j')} AS y FROM {self.w}.{table} m, {source} s GROUP BY s.pos"
+        y = d.collect(d.to_float(expr(f"(n.r * ({d.dot('m.w', 'n.x')} - n.mu * m.s) + m.b)")), "m.j")
+        rows = f"FROM {self.w}.{table} m, {stats} n GROUP BY n.pos"
+        if slot_width is None:
+            return f"SELECT n.pos AS pos, {y} AS y {rows}"
+        return f"SELECT n.pos AS pos, m.j // {slot_width} AS slot, {y} AS y {rows}, m.j // {slot_width}"
+
+    def attention_scores(self, l: int) -> str:
+        """CTEs `scores` and `peaks`: each new query · every cached key of its head, scaled,
+        with its row's maximum over the visible (not later) keys."""
+        d, scale = self.d, repr(self.config.attention_scale())
+        return f"""scores AS (SELECT q.pos, q.hd, k.pos AS kpos, {d.dot('q.vec', 'k.vec')} * {scale} AS s, k.pos <= q.pos AS visible
+             FROM cache{l} q JOIN cache{l} k ON k.hd = q.hd AND k.kind = {KEY}
+             WHERE q.kind = {QUERY} AND q.pos >= {self.first}),
+  peaks AS (SELECT *, max(CASE WHEN visible THEN s END) OVER (PARTITION BY pos, hd) AS m FROM scores)"""
 
     def layer(self, l: int) -> list[Statement]:
         d, cfg, w = self.d, self.config, self.w
-        C, H, D = cfg.n_embd, cfg.n_head, cfg.head_size
-        scale = repr(cfg.attention_scale())
-        ln1 = f"SELECT g1, b1 FROM {w}.ln WHERE layer = {l}"
-        ln2 = f"SELECT g2, b2 FROM {w}.ln WHERE layer = {l}"
+        D = cfg.head_size
+        H = cfg.n_head
         qkv = Statement(
-            f"layer {l}: layer norm 1, then queries, keys and values for the new positions",
-            d.temp_table_as(f"qkv{l}", f"WITH a AS ({self.layer_norm(f'x{l}', 'g1', 'b1', ln1)}) "
-                                       f"SELECT pos, y AS qkv FROM ({self.matvec(f'h{l}_qkv', 'a', 'xn')})"),
-        )
-        keys = Statement(
-            f"layer {l}: cache the new keys, one row per head",
-            f"INSERT INTO k{l} SELECT t.hd, q.pos, {d.slice('q.qkv', f'{C} + t.hd * {D}', D)} "
-            f"FROM qkv{l} q, {d.range_rows(H, 'hd', alias='t')}",
+            f"layer {l}: layer norm 1 and the QKV projection; cache each head's query, key and value",
+            f"INSERT INTO cache{l}\n"
+            f"SELECT slot // {H} AS kind, slot % {H} AS hd, pos, y AS vec FROM (\n  "
+            + self.normed_matvec(f"h{l}_qkv", f"({self.norm_stats(f'x{l}')})", slot_width=D)
+            + "\n)",
         )
         values = Statement(
             f"layer {l}: append the new values to each channel's row",
-            d.append_columns(f"vt{l}", "c", f"SELECT {d.collect('qkv', 'pos')} AS rows FROM qkv{l}", 2 * C),
-        )
-        mlp_in = self.layer_norm("resid", "g2", "b2", ln2)
+            d.append_vector_elements(
+                f"vt{l}", "c",
+                f"SELECT hd, {d.collect('vec', 'pos')} AS rows FROM cache{l} "
+                f"WHERE kind = {VALUE} AND pos >= {self.first} GROUP BY hd", D),
+        )  # fmt: skip
         gelu = lambda y: f"0.5 * {y} * (1 + tanh(0.7978845608028654 * ({y} + 0.044715 * {y} * {y} * {y})))"  # noqa: E731
+        exp = "CASE WHEN visible THEN exp(s - m) ELSE 0 END"
         attention = Statement(
             f"layer {l}: causal self-attention, projection + residual, then the MLP + residual",
-            d.temp_table_as(f"x{l + 1}", f"""WITH
-  -- each new position's query, per head
-  q AS (SELECT t.hd, q.pos, {d.slice('q.qkv', f't.hd * {D}', D)} AS q FROM qkv{l} q, {d.range_rows(H, 'hd', alias='t')}),
-  -- scaled dot products with every cached key; keys after the query's position are masked (NULL)
-  scores AS (SELECT q.pos, q.hd, k.pos AS kpos, CASE WHEN k.pos <= q.pos THEN {d.dot('q.q', 'k.k')} * {scale} END AS s
-             FROM q JOIN k{l} k ON k.hd = q.hd),
-  score_rows AS (SELECT pos, hd, {d.collect('s', 'kpos')} AS s FROM scores GROUP BY pos, hd),
-  -- softmax, stable: subtract the row's maximum before exp; masked scores become 0
-  peak AS (SELECT pos, hd, s, {d.vector_max('s')} AS m FROM score_rows),
-  weights AS (SELECT pos, hd, {d.map_vectors(['s'], lambda v: f'coalesce(exp({v} - m), 0)')} AS e FROM peak),
-  probs AS (SELECT pos, hd, e, 1.0 / {d.vector_sum('e')} AS z FROM weights),
-  -- each channel of the output: the probabilities · that channel's values over positions
-  attn AS (SELECT p.pos, {d.collect(d.to_float(f"{d.dot('p.e', 'vt.vals')} * p.z"), 'vt.c')} AS y
-           FROM vt{l} vt JOIN probs p ON p.hd = vt.c // {D} GROUP BY p.pos),
+            f"""INSERT INTO x{l + 1}
+WITH
+  -- each new query against every cached key of its head; later keys are masked out
+  {self.attention_scores(l)},
+  -- softmax, stable: exp of (score - the row's maximum); masked keys weigh 0
+  weights AS (SELECT pos, hd, {d.collect(d.to_float(exp), 'kpos')} AS e, sum({exp}) AS z FROM peaks GROUP BY pos, hd),
+  -- each output channel: the softmax weights · that channel's values over positions
+  attn AS (SELECT p.pos, {d.collect(d.to_float(f"{d.dot('p.e', 'vt.vals')} / p.z"), 'vt.c')} AS y
+           FROM vt{l} vt JOIN weights p ON p.hd = vt.c // {D} GROUP BY p.pos),
   -- output projection, plus the residual stream
   resid AS (SELECT a.pos, {d.collect(f"{d.dot('m.w', 'a.y')} + m.b + {d.element('x.x', 'm.j')}", 'm.j')} AS x
             FROM {w}.h{l}_attn_proj m, attn a JOIN x{l} x ON x.pos = a.pos GROUP BY a.pos),
-  -- layer norm 2, then the MLP's first layer with GELU (tanh form, as GPT-2)
-  a2 AS ({mlp_in}),
-  fc AS ({self.matvec(f'h{l}_fc', 'a2', 'xn', gelu)})
+  -- layer norm 2 and the MLP's first layer, with GELU (tanh form, as GPT-2)
+  fc AS ({self.normed_matvec(f"h{l}_fc", f"({self.norm_stats('resid')})", expr=gelu)})
 -- the MLP's projection, plus the residual stream: the next layer's input
-SELECT f.pos, {d.collect(f"{d.dot('m.w', 'f.y')} + m.b + {d.element('r.x', 'm.j')}", 'm.j')} AS x
-FROM {w}.h{l}_mlp_proj m, fc f JOIN resid r ON r.pos = f.pos GROUP BY f.pos"""),
+SELECT f.pos, {d.collect(f"{d.dot('m.w', 'f.y')} + m.b + {d.element('r.x', 'm.j')}", 'm.j')}
+FROM {w}.h{l}_mlp_proj m, fc f JOIN resid r ON r.pos = f.pos GROUP BY f.pos""",
         )
-        return [qkv, keys, values, attention]
+        statements = [qkv, values, attention]
+        if self.inspect:
+            statements.append(Statement(
+                f"layer {l}: record the attention weights (for inspection only)",
+                f"INSERT INTO attn{l} WITH {self.attention_scores(l)}\n"
+                f"SELECT pos, hd, kpos, {exp} / sum({exp}) OVER (PARTITION BY pos, hd) FROM peaks"))
+        return statements
 
     def final_norm(self) -> Statement:
-        L = self.config.n_layer
-        return Statement(
-            "final layer norm",
-            self.d.temp_table_as("final", self.layer_norm(f"x{L}", "g", "b", f"SELECT g, b FROM {self.w}.ln_f")),
-        )
+        d, L = self.d, self.config.n_layer
+        normed = d.map_vectors(["s.xc", "n.g", "n.b"], lambda a, g, b: f"{a} * s.r * {g} + {b}")
+        centred = f"SELECT pos, {d.map_vectors(['x'], lambda v: f'{v} - mu')} AS xc, r FROM ({self.norm_stats(f'x{L}')})"
+        return Statement("final layer norm", f"INSERT INTO final SELECT s.pos, {normed} FROM ({centred}) s, {self.w}.ln_f n")
 
     def logits(self, last_only: bool) -> Statement:
-        """Logits as long rows (pos, j, logit), the unembedding tied to the token embedding."""
-        where = "WHERE f.pos = (SELECT max(pos) FROM final)" if last_only else ""
+        """Logits as long rows (pos, j, logit) from position $1 on (only $1 if `last_only`);
+        the unembedding is tied to the token embedding."""
+        where = f"f.pos = {self.first}" if last_only else f"f.pos >= {self.first}"
         return Statement(
             "logits: the final hidden state · every token's embedding",
-            f"SELECT f.pos, e.j, {self.d.dot('e.w', 'f.xn')} AS logit FROM {self.w}.wte e, final f {where}",
+            f"SELECT f.pos, e.j, {self.d.dot('e.w', 'f.xn')} AS logit FROM {self.w}.wte e, final f WHERE {where}",
         )

@@ -24,6 +24,9 @@ from .dialects import get_dialect
 from .install import find_or_install
 
 
+INSPECT_SCHEMA = "sqlgpt_inspect"
+
+
 def default_database() -> str:
     """The database file used when none is given: under the user's cache directory."""
     import platformdirs
@@ -39,9 +42,21 @@ class SqlSession(Session):
         self.engine = engine
         self.cursor = engine.dialect.cursor(engine.conn)
         self._run(engine.compiler.session_tables())
+        # Planning a layer's statement costs milliseconds; prepare each once per session.
+        self.step = [self._prepare(f"step{i}", st) for i, st in enumerate(engine.step)]
+        self.logits_all = self._prepare("logits_all", engine.compiler.logits(last_only=False))
+        self.logits_last = self._prepare("logits_last", engine.compiler.logits(last_only=True))
+
+    def _prepare(self, name: str, statement: Statement) -> Statement:
+        try:
+            return Statement(statement.comment, self.engine.dialect.prepare(self.cursor, name, statement.sql))
+        except self.engine.dialect.errors() as e:
+            raise SqlgptError(f"{self.engine.name} failed to prepare '{statement.comment}': {_first_line(e)}") from e
 
     def _run(self, statements: list[Statement], params: list[Any] | None = None) -> Any:
         cursor = self.cursor
+        if cursor is None:
+            raise SqlgptError("this session is closed")
         for statement in statements:
             try:
                 cursor.execute(statement.sql, params)
@@ -49,16 +64,29 @@ class SqlSession(Session):
                 raise SqlgptError(f"{self.engine.name} failed on '{statement.comment}': {_first_line(e)}") from e
         return cursor
 
+    def _run_prepared(self, statements: list[Statement], position: int) -> Any:
+        # The argument is a position we computed, an int: formatting it cannot inject SQL.
+        return self._run([Statement(s.comment, s.sql.format(int(position))) for s in statements])
+
     def _forward(self, ids: list[int], all_logits: bool) -> np.ndarray:
-        compiler = self.engine.compiler
-        self._run([Statement("clear the previous step's tokens", "DELETE FROM tokens")])
-        self._run([compiler.load_tokens()], [self.n_past, ids])
-        self._run(self.engine.step)
-        rows = self.engine.dialect.fetch_columns(self._run([compiler.logits(last_only=not all_logits)]))
-        first = self.n_past if all_logits else self.n_past + len(ids) - 1
-        logits = np.empty((len(ids) if all_logits else 1, self.config.vocab_size), dtype=np.float32)  # [n, V]
-        logits[np.asarray(rows["pos"]) - first, np.asarray(rows["j"])] = rows["logit"]
+        first, last = self.n_past, self.n_past + len(ids) - 1
+        self._run([self.engine.compiler.load_tokens()], [first, ids])
+        self._run_prepared(self.step, first)
+        cursor = self._run_prepared([self.logits_all if all_logits else self.logits_last], first if all_logits else last)
+        rows = self.engine.dialect.fetch_columns(cursor)
+        start = first if all_logits else last
+        logits = np.empty((last - start + 1, self.config.vocab_size), dtype=np.float32)  # [n, V]
+        logits[np.asarray(rows["pos"]) - start, np.asarray(rows["j"])] = rows["logit"]
         return logits
+
+    def keep(self, schema: str = INSPECT_SCHEMA) -> list[str]:
+        """Copy this session's tables (tokens, residual streams, KV cache, attention weights
+        if inspecting) into `schema` as ordinary tables that outlive it. Returns their names."""
+        names = self.engine.dialect.temp_table_names(self._run([]))
+        self._run([Statement("a schema for the kept tables", f"CREATE SCHEMA IF NOT EXISTS {schema}")])
+        for name in names:
+            self._run([Statement(f"keep {name}", f"CREATE OR REPLACE TABLE {schema}.{name} AS SELECT * FROM {name}")])
+        return [f"{schema}.{name}" for name in names]
 
     def close(self) -> None:
         if self.cursor is not None:
@@ -70,14 +98,15 @@ class SqlEngine(Engine):
     """A model installed in a database and run there as SQL."""
 
     def __init__(self, checkpoint: Checkpoint, dialect_name: str, database: str | os.PathLike[str] | None = None,
-                 progress: bool | None = None) -> None:
+                 progress: bool | None = None, inspect: bool = False) -> None:
         super().__init__(checkpoint.config)
         self.dialect = get_dialect(dialect_name)
         self.name = dialect_name
         self.database = str(database) if database is not None else default_database()
         if progress is None:
             progress = sys.stderr.isatty()
-        conn = self.dialect.open(self.database, writable=False)
+        # Inspecting writes the step's tables into the database, so it needs write access.
+        conn = self.dialect.open(self.database, writable=inspect)
         try:
             self.conn, installed = find_or_install(
                 conn, self.dialect, checkpoint, progress=progress,
@@ -86,7 +115,7 @@ class SqlEngine(Engine):
         except self.dialect.errors() as e:
             raise SqlgptError(f"{dialect_name} failed while installing the model: {_first_line(e)}") from e
         self.schema = installed.schema
-        self.compiler = Compiler(self.config, self.dialect, self.schema)
+        self.compiler = Compiler(self.config, self.dialect, self.schema, inspect=inspect)
         self.step = self.compiler.step()
 
     def _reopen_writable(self, conn: Any) -> Any:

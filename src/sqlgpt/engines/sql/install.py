@@ -99,6 +99,7 @@ def install(conn: Any, dialect: Dialect, checkpoint: Checkpoint, schema: str, fi
     tables = weight_tables(config)
     params = checkpoint.params()
     bar = _progress_bar(sum(t.n_values for t in tables), f"installing {checkpoint.name}", progress)
+    dialect.before_install(conn)
     dialect.begin(conn)
     try:
         dialect.create_catalogue(conn, CATALOGUE)
@@ -120,6 +121,7 @@ def install(conn: Any, dialect: Dialect, checkpoint: Checkpoint, schema: str, fi
         raise
     finally:
         bar.close()
+    dialect.after_install(conn)
 
 
 def _install_table(conn: Any, dialect: Dialect, schema: str, table: WeightTable, params: dict) -> None:

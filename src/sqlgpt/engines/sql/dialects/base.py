@@ -64,6 +64,12 @@ class Dialect:
         """The column type for a layout kind: 'int', 'float' or 'vector'."""
         return {"int": "INTEGER", "float": self.float_type, "vector": self.vector_type}[kind]
 
+    def before_install(self, conn: Any) -> None:
+        """Settings for writing weights (before the install transaction)."""
+
+    def after_install(self, conn: Any) -> None:
+        """Work after the install transaction committed (e.g. writing it out compactly)."""
+
     def insert_columns(self, conn: Any, schema: str, table: str, columns: dict[str, np.ndarray]) -> None:
         """Bulk-load rows given column-wise (a 2-D array is a vector column, one row per row)."""
         raise NotImplementedError

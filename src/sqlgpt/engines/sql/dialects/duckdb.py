@@ -46,11 +46,11 @@ class DuckDBDialect(Dialect):
         body = fn(*(f"z[{i + 1}]" for i in range(len(vectors))))
         return f"CAST(list_transform(list_zip({', '.join(vectors)}), lambda z: {body}) AS FLOAT[])"
 
-    def vector_sum(self, vector: str) -> str:
-        return f"list_sum({vector})"
+    def vector_mean(self, vector: str) -> str:
+        return f"list_avg({vector})"
 
-    def vector_max(self, vector: str) -> str:
-        return f"list_max({vector})"
+    def vector_var(self, vector: str) -> str:
+        return f"list_var_pop({vector})"  # accumulated in double precision
 
     def empty_vector(self) -> str:
         return "CAST([] AS FLOAT[])"
@@ -67,17 +67,29 @@ class DuckDBDialect(Dialect):
     def temp_table_as(self, name: str, select: str) -> str:
         return f"CREATE OR REPLACE TEMP TABLE {name} AS\n{select}"
 
+    def param(self, n: int) -> str:
+        return f"${n}"
+
     def load_tokens_sql(self, table: str) -> str:
         # Parameters: the first new position, then the token ids as one INTEGER[] list.
         return (f"INSERT INTO {table} SELECT CAST($1 AS INTEGER) + CAST(i AS INTEGER) - 1, t "
                 f"FROM (SELECT unnest(CAST($2 AS INTEGER[])) AS t, generate_subscripts(CAST($2 AS INTEGER[]), 1) AS i)")
 
-    def append_columns(self, table: str, key: str, rows_query: str, offset: int) -> str:
-        """Append to each row `key` of `table` the element offset+key of every new row vector."""
+    def append_vector_elements(self, table: str, key: str, rows_query: str, width: int) -> str:
+        """Append to row `key` of `table` element key % width of each vector in the list `rows`
+        of the row `hd = key // width` of `rows_query` (the new values, by head)."""
         return (f"UPDATE {table} SET vals = list_concat(vals, "
-                f"list_transform(n.rows, lambda r: r[{offset + 1} + {table}.{key}])) FROM ({rows_query}) n")
+                f"list_transform(n.rows, lambda r: r[{table}.{key} % {width} + 1])) "
+                f"FROM ({rows_query}) n WHERE n.hd = {table}.{key} // {width}")
 
     # -- connections and loading ---------------------------------------------------------------
+
+    def before_install(self, conn: Any) -> None:
+        # Compressed float columns (ALP) scan about 2x slower, and every token scans them all.
+        conn.execute("SET force_compression = 'uncompressed'")
+
+    def after_install(self, conn: Any) -> None:
+        conn.execute("CHECKPOINT")  # write the weights into the file now, uncompressed
 
     def insert_columns(self, conn: Any, schema: str, table: str, columns: dict[str, np.ndarray]) -> None:
         import pyarrow as pa
@@ -117,9 +129,19 @@ class DuckDBDialect(Dialect):
         except duckdb.Error as e:
             raise SqlgptError(f"cannot open database {database}: {_first_line(e)}") from None
 
+    def prepare(self, cursor: Any, name: str, sql: str) -> str:
+        """Prepare `sql` once; returns the statement that runs it, with `{}` where its one
+        integer argument goes (DuckDB's EXECUTE takes no bound parameters)."""
+        cursor.execute(f"PREPARE {name} AS {sql}")
+        return f"EXECUTE {name}({{}})"
+
     def cursor(self, conn: Any) -> Any:
         # A DuckDB cursor is its own connection to the same database, with its own temp tables.
         return conn.cursor()
+
+    def temp_table_names(self, cursor: Any) -> list[str]:
+        rows = cursor.execute("SELECT table_name FROM duckdb_tables() WHERE temporary ORDER BY table_name").fetchall()
+        return [name for (name,) in rows]
 
     def fetch_columns(self, cursor: Any) -> dict[str, np.ndarray]:
         return cursor.fetchnumpy()
