@@ -82,3 +82,36 @@ def test_module_entry_point_and_help(tiny_dir):
     bad = subprocess.run([sys.executable, "-m", "sqlgpt", "next", "hi", "--model", str(tiny_dir / "missing")],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.startswith("sqlgpt: error:")
+
+
+def test_sql_prints_one_commented_step(capsys, tiny_dir, tmp_path):
+    database = str(tmp_path / "sql.duckdb")
+    code, out, err = run(capsys, "sql", "--model", str(tiny_dir), "--database", database)
+    assert code == 0, err
+    statements = [s for s in out.split(";\n") if s.strip() and not s.strip().startswith("-- kept")]
+    # tokens + residual streams + final + per layer (cache, vt); tokens; embed + 3 per layer + final; logits
+    assert len(statements) == (1 + 3 + 1 + 2 * 2) + 1 + (1 + 3 * 2 + 1) + 1
+    assert all(s.strip().splitlines()[0].startswith("--") for s in statements)  # each one commented
+    assert "list_dot_product" in out and "INSERT INTO cache1" in out
+
+
+def test_sql_keep_leaves_queryable_tables(capsys, tiny_dir, tmp_path):
+    import duckdb
+    import numpy as np
+
+    database = str(tmp_path / "keep.duckdb")
+    code, out, err = run(capsys, "sql", "--keep", "the cat", "--model", str(tiny_dir), "--database", database)
+    assert code == 0, err
+    assert "sqlgpt_inspect.attn1" in out and "sqlgpt_inspect.x2" in out
+    gpt = sqlgpt.load(tiny_dir, engine="numpy")
+    n = len(gpt.tokenizer.encode("the cat"))
+    with duckdb.connect(database, read_only=True) as db:
+        sums = db.execute("SELECT pos, hd, sum(p) FROM sqlgpt_inspect.attn0 GROUP BY ALL").fetchall()
+        assert len(sums) == n * gpt.config.n_head and all(abs(total - 1) < 1e-5 for *_, total in sums)
+        future = db.execute("SELECT count(*) FROM sqlgpt_inspect.attn1 WHERE kpos > pos AND p <> 0").fetchall()
+        assert future == [(0,)]  # causal: nothing attends to later positions
+        final = db.execute("SELECT xn FROM sqlgpt_inspect.final ORDER BY pos").fetchall()
+    # The kept final hidden state, unembedded, is the model's logits.
+    wte = gpt.engine.params["wte.weight"]
+    logits = np.array([row[0] for row in final], dtype=np.float32) @ wte.T
+    assert np.abs(logits - gpt.logits(gpt.tokenizer.encode("the cat"))).max() < 1e-4

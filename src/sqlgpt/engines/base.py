@@ -24,6 +24,7 @@ class Session(abc.ABC):
     def __init__(self, config: GPTConfig) -> None:
         self.config = config
         self.n_past = 0  # positions already in the cache
+        self.closed = False
 
     def forward(self, ids: Sequence[int], *, all_logits: bool = False) -> np.ndarray:
         """Append `ids` to the sequence and return float32 logits.
@@ -31,6 +32,8 @@ class Session(abc.ABC):
         Shape (len(ids), vocab_size) when `all_logits`, else (1, vocab_size) for the last
         position only (what generation needs; SQL engines skip the other unembeddings).
         """
+        if self.closed:
+            raise SqlgptError("this session is closed")
         ids = [int(i) for i in ids]
         if not ids:
             raise SqlgptError("forward needs at least one token id")
@@ -52,6 +55,7 @@ class Session(abc.ABC):
 
     def close(self) -> None:
         """Drop the KV cache. Safe to call twice."""
+        self.closed = True
 
     def __enter__(self) -> "Session":
         return self

@@ -76,6 +76,7 @@ class NumpySession(Session):
         return h @ p[f"h.{i}.mlp.c_proj.weight"] + p[f"h.{i}.mlp.c_proj.bias"]  # [n, C]
 
     def close(self) -> None:
+        super().close()
         self.k_cache = self.v_cache = []
 
 

@@ -56,6 +56,7 @@ class WeightTable:
     n_rows: int
     n_values: int  # floats it holds, for progress bars
     columns: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+    sources: tuple[str, ...]  # the parameters it is made from (no other table needs them)
 
 
 def _matrix_table(name: str, key: str, n_in: int, n_out: int, norm: str | None = None) -> WeightTable:
@@ -76,7 +77,8 @@ def _matrix_table(name: str, key: str, n_in: int, n_out: int, norm: str | None =
         }
 
     columns_schema = [("j", "int"), ("w", "vector")] + ([("s", "float")] if norm else []) + [("b", "float")]
-    return WeightTable(name, columns_schema, n_out, (n_in + 2) * n_out, columns)
+    sources = tuple(f"{k}.{p}" for k in ([key, norm] if norm else [key]) for p in ("weight", "bias"))
+    return WeightTable(name, columns_schema, n_out, (n_in + 2) * n_out, columns, sources)
 
 
 def weight_tables(config: GPTConfig) -> list[WeightTable]:
@@ -84,10 +86,12 @@ def weight_tables(config: GPTConfig) -> list[WeightTable]:
     C, V, T = config.n_embd, config.vocab_size, config.block_size
     vec = [("j", "int"), ("w", "vector")]
     tables = [
-        WeightTable("wte", vec, V, V * C, lambda p: {"j": np.arange(V, dtype=np.int32), "w": p["wte.weight"]}),
-        WeightTable("wpe", vec, T, T * C, lambda p: {"j": np.arange(T, dtype=np.int32), "w": p["wpe.weight"]}),
+        WeightTable("wte", vec, V, V * C, lambda p: {"j": np.arange(V, dtype=np.int32), "w": p["wte.weight"]},
+                    ("wte.weight",)),
+        WeightTable("wpe", vec, T, T * C, lambda p: {"j": np.arange(T, dtype=np.int32), "w": p["wpe.weight"]},
+                    ("wpe.weight",)),
         WeightTable("ln_f", [("g", "vector"), ("b", "vector")], 1, 2 * C,
-                    lambda p: {"g": p["ln_f.weight"][None], "b": p["ln_f.bias"][None]}),
+                    lambda p: {"g": p["ln_f.weight"][None], "b": p["ln_f.bias"][None]}, ("ln_f.weight", "ln_f.bias")),
     ]  # fmt: skip
     for i in range(config.n_layer):
         tables += [

@@ -20,7 +20,7 @@ from ...checkpoint import Checkpoint
 from ...errors import SqlgptError
 from ..base import Engine, Session
 from .compiler import Compiler, Statement
-from .dialects import get_dialect
+from .dialects import Dialect, get_dialect
 from .install import find_or_install
 
 
@@ -89,9 +89,46 @@ class SqlSession(Session):
         return [f"{schema}.{name}" for name in names]
 
     def close(self) -> None:
+        super().close()
         if self.cursor is not None:
             self.cursor.close()  # its temporary tables — this session's KV cache — go with it
             self.cursor = None
+
+
+class _Database:
+    """The engine's one connection: read-only while it only reads, so that other processes
+    can read the same file; reopened writable just for installing (or for inspecting)."""
+
+    def __init__(self, dialect: Dialect, database: str, writable: bool) -> None:
+        self.dialect, self.database = dialect, database
+        self.writable = writable or database == ":memory:"
+        self.conn: Any = dialect.open(database, writable=self.writable)
+
+    def make_writable(self, required: bool = True) -> Any:
+        if not self.writable:
+            self.conn.close()
+            self.conn = None
+            try:
+                self.conn = self.dialect.open(self.database, writable=True)
+            except SqlgptError:
+                if required:
+                    raise
+                self.conn = self.dialect.open(self.database, writable=False)
+                return None
+            self.writable = True
+        return self.conn
+
+    def make_read_only(self) -> None:
+        if self.writable and self.database != ":memory:":
+            self.conn.close()
+            self.conn = None
+            self.conn = self.dialect.open(self.database, writable=False)
+            self.writable = False
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
 
 
 class SqlEngine(Engine):
@@ -105,30 +142,32 @@ class SqlEngine(Engine):
         self.database = str(database) if database is not None else default_database()
         if progress is None:
             progress = sys.stderr.isatty()
-        # Inspecting writes the step's tables into the database, so it needs write access.
-        conn = self.dialect.open(self.database, writable=inspect)
+        # Inspecting writes the step's tables into the database, so it keeps write access.
+        self._db = _Database(self.dialect, self.database, writable=inspect)
         try:
-            self.conn, installed = find_or_install(
-                conn, self.dialect, checkpoint, progress=progress,
-                reopen_writable=lambda: self._reopen_writable(conn),
-            )
-        except self.dialect.errors() as e:
-            raise SqlgptError(f"{dialect_name} failed while installing the model: {_first_line(e)}") from e
+            installed = find_or_install(self._db, self.dialect, checkpoint, progress=progress)
+            if not inspect:
+                self._db.make_read_only()
+        except BaseException as e:
+            self._db.close()  # a failed load must not keep the file locked
+            if isinstance(e, self.dialect.errors()):
+                raise SqlgptError(f"{dialect_name} failed while installing the model: {_first_line(e)}") from e
+            raise
         self.schema = installed.schema
         self.compiler = Compiler(self.config, self.dialect, self.schema, inspect=inspect)
         self.step = self.compiler.step()
 
-    def _reopen_writable(self, conn: Any) -> Any:
-        if self.database == ":memory:":
-            return conn
-        conn.close()
-        return self.dialect.open(self.database, writable=True)
+    @property
+    def conn(self) -> Any:
+        return self._db.conn
 
     def session(self) -> SqlSession:
+        if self._db.conn is None:
+            raise SqlgptError("this model has been closed")
         return SqlSession(self)
 
     def close(self) -> None:
-        self.conn.close()
+        self._db.close()
 
 
 def _first_line(error: BaseException) -> str:

@@ -13,10 +13,11 @@ changed since is reported on stderr and replaced.
 from __future__ import annotations
 
 import json
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ...checkpoint import Checkpoint
 from ...config import GPTConfig
@@ -25,6 +26,7 @@ from .compiler import FORMAT_VERSION, WeightTable, weight_tables
 from .dialects.base import Dialect
 
 CATALOGUE = "sqlgpt_models"
+SCHEMA_NAME = re.compile(r"m_[0-9a-f]{16}")
 
 
 @dataclass(frozen=True)
@@ -35,39 +37,54 @@ class Installed:
     config: GPTConfig
 
 
-def find_or_install(conn: Any, dialect: Dialect, checkpoint: Checkpoint, *, progress: bool,
-                    reopen_writable: Callable[[], Any] | None = None) -> tuple[Any, Installed]:
-    """The installed copy of `checkpoint`, installing it first if needed.
+class Connection(Protocol):
+    """The engine's connection, read-only until something must be written."""
 
-    `conn` may be read-only; if an install is needed and `reopen_writable` is given, it is
-    called for a writable connection (which is returned in place of `conn`).
-    """
+    conn: Any
+
+    def make_writable(self, required: bool = True) -> Any:
+        """The connection, reopened for writing if needed (None if busy and not `required`)."""
+
+
+def find_or_install(db: Connection, dialect: Dialect, checkpoint: Checkpoint, *, progress: bool) -> Installed:
+    """The installed copy of `checkpoint`, installing it first if needed."""
     source_key = checkpoint.source_key()
-    rows = _catalogue(conn, dialect)
+    rows = _catalogue(db.conn, dialect)
     by_key = [r for r in rows if r["source_key"] == source_key]
-    if by_key and _usable(conn, dialect, by_key[0], checkpoint.config):
-        return conn, Installed(by_key[0]["schema_name"], checkpoint.config)
+    if by_key and _usable(db.conn, dialect, by_key[0], checkpoint.config):
+        return Installed(by_key[0]["schema_name"], checkpoint.config)
     # The files moved or were touched, or were never installed: identify them by content.
     fingerprint = checkpoint.fingerprint()
     schema = "m_" + fingerprint[:16]
     same = [r for r in rows if r["schema_name"] == schema]
-    if same and _usable(conn, dialect, same[0], checkpoint.config):
-        return conn, Installed(schema, checkpoint.config)
+    if same and _usable(db.conn, dialect, same[0], checkpoint.config):
+        conn = db.make_writable(required=False)
+        if conn is not None:  # remember the files' new identity, so the next open hashes nothing
+            conn.execute(f"UPDATE {CATALOGUE} SET source_key = ?, source = ? WHERE schema_name = ?",
+                         [source_key, _source(checkpoint), schema])
+        return Installed(schema, checkpoint.config)
     why, replaced = _why_reinstall(checkpoint, fingerprint, rows)
     if why:
         print(f"sqlgpt: reinstalling {checkpoint.name!r}: {why}", file=sys.stderr)
-    if reopen_writable is not None:
-        conn = reopen_writable()
-    install(conn, dialect, checkpoint, schema, fingerprint, source_key, replaced=replaced, progress=progress)
-    return conn, Installed(schema, checkpoint.config)
+    install(db.make_writable(), dialect, checkpoint, schema, fingerprint, source_key, replaced=replaced,
+            progress=progress)
+    return Installed(schema, checkpoint.config)
+
+
+def _source(checkpoint: Checkpoint) -> str:
+    return str(checkpoint.directory.resolve())
 
 
 def _catalogue(conn: Any, dialect: Dialect) -> list[dict[str, Any]]:
     if not dialect.table_exists(conn, None, CATALOGUE):
         return []
-    cursor = conn.execute(f"SELECT schema_name, model, source_key, fingerprint, config, format_version FROM {CATALOGUE}")
+    cursor = conn.execute(
+        f"SELECT schema_name, model, source, source_key, fingerprint, config, format_version FROM {CATALOGUE}")
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    rows = [dict(zip(names, row)) for row in cursor.fetchall()]
+    # Schema names are pasted into SQL as identifiers, so only our own pattern is trusted:
+    # a database file from elsewhere could hold anything in its catalogue.
+    return [r for r in rows if isinstance(r["schema_name"], str) and SCHEMA_NAME.fullmatch(r["schema_name"])]
 
 
 def _usable(conn: Any, dialect: Dialect, row: dict[str, Any], config: GPTConfig) -> bool:
@@ -84,15 +101,14 @@ def _why_reinstall(checkpoint: Checkpoint, fingerprint: str, rows: list[dict[str
                 return (f"it was installed in another table format ({row['format_version']}, now {FORMAT_VERSION})",
                         [row["schema_name"]])
             return "its tables are incomplete (an interrupted or damaged install)", [row["schema_name"]]
-    directory = str(checkpoint.directory.resolve())
-    older = [r["schema_name"] for r in rows if r["source_key"].split(":")[0].startswith(directory)]
+    older = [r["schema_name"] for r in rows if r["source"] == _source(checkpoint)]
     if older:
         return "its files have changed since it was installed", older
     return None, []
 
 
 def install(conn: Any, dialect: Dialect, checkpoint: Checkpoint, schema: str, fingerprint: str,
-            source_key: str, *, replaced: list[str] = (), progress: bool) -> None:  # type: ignore[assignment]
+            source_key: str, *, replaced: Sequence[str] = (), progress: bool) -> None:
     """Create `schema` with every weight table and its catalogue row, in one transaction,
     dropping the `replaced` schemas (older installs of the same files) in the same one."""
     config = checkpoint.config
@@ -109,11 +125,14 @@ def install(conn: Any, dialect: Dialect, checkpoint: Checkpoint, schema: str, fi
         conn.execute(f"CREATE SCHEMA {schema}")
         for table in tables:
             _install_table(conn, dialect, schema, table, params)
+            for name in table.sources:  # the database has them now: free the memory
+                del params[name]
             bar.update(table.n_values)
         conn.execute(
-            f"INSERT INTO {CATALOGUE} (schema_name, model, source_key, fingerprint, config, format_version, installed_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, CURRENT_TIMESTAMP)",
-            [schema, checkpoint.name, source_key, fingerprint, json.dumps(config.to_hf()), FORMAT_VERSION],
+            f"INSERT INTO {CATALOGUE} (schema_name, model, source, source_key, fingerprint, config, format_version,"
+            " installed_at) VALUES (?, ?, ?, ?, ?, ?, ?, CURRENT_TIMESTAMP)",
+            [schema, checkpoint.name, _source(checkpoint), source_key, fingerprint, json.dumps(config.to_hf()),
+             FORMAT_VERSION],
         )
         dialect.commit(conn)
     except BaseException:

@@ -49,7 +49,7 @@ class Dialect:
     def create_catalogue(self, conn: Any, name: str) -> None:
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {name} (schema_name VARCHAR PRIMARY KEY, model VARCHAR NOT NULL,"
-            " source_key VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL, config VARCHAR NOT NULL,"
+            " source VARCHAR NOT NULL, source_key VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL, config VARCHAR NOT NULL,"
             " format_version INTEGER NOT NULL, installed_at TIMESTAMP NOT NULL)"
         )
 

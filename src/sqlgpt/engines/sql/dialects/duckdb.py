@@ -122,8 +122,15 @@ class DuckDBDialect(Dialect):
         except duckdb.IOException as e:
             if "lock" in str(e).lower():
                 raise SqlgptError(
-                    f"database {database} is busy: another process has it open for writing (DuckDB allows one "
-                    "writer or many readers); try again when it is done, or pass another --database"
+                    f"database {database} is busy: another process has it open (DuckDB allows one writer or "
+                    "many readers); try again when it is done, or use another --database"
+                ) from None
+            raise SqlgptError(f"cannot open database {database}: {_first_line(e)}") from None
+        except duckdb.ConnectionException as e:
+            if "different configuration" in str(e):
+                raise SqlgptError(
+                    f"database {database} is already open in this process for {'reading' if writable else 'writing'}; "
+                    "close that model first (gpt.close())"
                 ) from None
             raise SqlgptError(f"cannot open database {database}: {_first_line(e)}") from None
         except duckdb.Error as e:
