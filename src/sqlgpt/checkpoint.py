@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -102,10 +103,15 @@ class Checkpoint:
                     digest.update(chunk)
         return digest.hexdigest()
 
-    def params(self) -> dict[str, np.ndarray]:
-        """All weights as C-contiguous float32 arrays under the canonical names."""
-        raw = _read_tensors(self.weights_file)
-        return canonicalize(raw, self.config, source=str(self.weights_file))
+    def params(self) -> Mapping[str, np.ndarray]:
+        """All weights as C-contiguous float32 arrays under the canonical names.
+
+        Every name and shape is checked first; from a safetensors file each array is then
+        read only when asked for, and not kept, so installing a model table by table never
+        holds all of it in memory. (`dict(checkpoint.params())` reads everything.)
+        """
+        shapes, load = _open_tensors(self.weights_file)
+        return _Tensors(shapes, load, self.config, source=str(self.weights_file))
 
 
 def _read_config(path: Path) -> GPTConfig:
@@ -120,48 +126,72 @@ def _read_config(path: Path) -> GPTConfig:
     return GPTConfig.from_hf(hf)
 
 
-def _read_tensors(path: Path) -> dict[str, np.ndarray]:
+def _open_tensors(path: Path) -> tuple[dict[str, tuple[int, ...]], Callable[[str], np.ndarray]]:
+    """The file's tensor shapes by key, and a function reading one tensor."""
     if path.name.endswith(".safetensors"):
         from safetensors import SafetensorError, safe_open
 
+        def fail(e: Exception) -> SqlgptError:
+            return SqlgptError(f"{path} is not a readable safetensors file ({_one_line(e)})")
+
         try:
             with safe_open(str(path), framework="numpy") as f:
-                return {key: f.get_tensor(key) for key in f.keys()}
+                shapes = {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}
         except (SafetensorError, OSError, ValueError, TypeError) as e:
-            raise SqlgptError(f"{path} is not a readable safetensors file ({_one_line(e)})") from None
+            raise fail(e) from None
+
+        def load(key: str) -> np.ndarray:
+            try:
+                with safe_open(str(path), framework="numpy") as f:
+                    return f.get_tensor(key)
+            except (SafetensorError, OSError, ValueError, TypeError) as e:
+                raise fail(e) from None
+
+        return shapes, load
     try:
-        return _torch_pickle.load_state_dict(str(path))
+        tensors = _torch_pickle.load_state_dict(str(path))  # a pickle can only be read whole
     except Exception as e:  # a corrupt pickle can fail in many ways; all mean the same to a user
         raise SqlgptError(f"{path} is not a readable PyTorch checkpoint ({_one_line(e)})") from None
+    return {key: tuple(value.shape) for key, value in tensors.items()}, tensors.__getitem__
 
 
-def canonicalize(raw: dict[str, np.ndarray], config: GPTConfig, source: str = "checkpoint") -> dict[str, np.ndarray]:
-    """Map transformers/nanoGPT-style keys onto canonical names and check every shape."""
-    params: dict[str, np.ndarray] = {}
-    lm_head = None
-    for key, value in raw.items():
-        name = key.removeprefix("transformer.")
-        if name.endswith(_IGNORED_SUFFIXES):
-            continue
-        if name == "lm_head.weight":
-            lm_head = value
-            continue
-        params[name] = value
-    shapes = expected_shapes(config)
-    unexpected = sorted(set(params) - set(shapes))
-    if unexpected:
-        raise SqlgptError(f"{source}: unexpected tensor {unexpected[0]!r} (not a GPT-2 checkpoint?)")
-    for name, shape in shapes.items():
-        if name not in params:
-            raise SqlgptError(f"{source}: missing tensor {name!r}")
-        if tuple(params[name].shape) != shape:
-            raise SqlgptError(
-                f"{source}: tensor {name!r} has shape {tuple(params[name].shape)}, config.json implies {shape}"
-            )
-        params[name] = np.ascontiguousarray(params[name], dtype=np.float32)
-    if lm_head is not None and not np.array_equal(np.asarray(lm_head, np.float32), params["wte.weight"]):
-        raise SqlgptError(f"{source}: lm_head.weight differs from wte.weight; only tied embeddings are supported")
-    return params
+class _Tensors(Mapping[str, np.ndarray]):
+    """Canonical name -> float32 array, checked up front, read from the file on access."""
+
+    def __init__(self, shapes: dict[str, tuple[int, ...]], load: Callable[[str], np.ndarray],
+                 config: GPTConfig, source: str) -> None:
+        self._load = load
+        self._keys: dict[str, str] = {}  # canonical name -> key in the file
+        lm_head = None
+        for key in shapes:
+            name = key.removeprefix("transformer.")
+            if name.endswith(_IGNORED_SUFFIXES):
+                continue
+            if name == "lm_head.weight":
+                lm_head = key
+                continue
+            self._keys[name] = key
+        expected = expected_shapes(config)
+        unexpected = sorted(set(self._keys) - set(expected))
+        if unexpected:
+            raise SqlgptError(f"{source}: unexpected tensor {unexpected[0]!r} (not a GPT-2 checkpoint?)")
+        for name, shape in expected.items():
+            if name not in self._keys:
+                raise SqlgptError(f"{source}: missing tensor {name!r}")
+            if shapes[self._keys[name]] != shape:
+                raise SqlgptError(f"{source}: tensor {name!r} has shape {shapes[self._keys[name]]}, "
+                                  f"config.json implies {shape}")
+        if lm_head is not None and not np.array_equal(np.asarray(load(lm_head), np.float32), self["wte.weight"]):
+            raise SqlgptError(f"{source}: lm_head.weight differs from wte.weight; only tied embeddings are supported")
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return np.ascontiguousarray(self._load(self._keys[name]), dtype=np.float32)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
 
 def _one_line(error: BaseException) -> str:

@@ -24,7 +24,7 @@ def create_engine(name: str, checkpoint: Checkpoint, **options: Any) -> Engine:
             raise SqlgptError(f"the numpy engine takes no options (got {', '.join(sorted(options))})")
         from .numpy import NumpyEngine
 
-        return NumpyEngine(checkpoint.config, checkpoint.params())
+        return NumpyEngine(checkpoint.config, dict(checkpoint.params()))
     if name == "duckdb":
         from .sql.engine import SqlEngine
 

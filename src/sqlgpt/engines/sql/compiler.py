@@ -34,7 +34,7 @@ user input, which reaches the database only as bound parameters.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -55,14 +55,13 @@ class WeightTable:
     schema: list[tuple[str, str]]  # (column, kind) with kind in 'int', 'float', 'vector'
     n_rows: int
     n_values: int  # floats it holds, for progress bars
-    columns: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
-    sources: tuple[str, ...]  # the parameters it is made from (no other table needs them)
+    columns: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
 
 
 def _matrix_table(name: str, key: str, n_in: int, n_out: int, norm: str | None = None) -> WeightTable:
     """Rows (j, w[, s], b) of matrix `key`; with `norm`, that layer norm's gain and bias folded in."""
 
-    def columns(p: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def columns(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         weight = p[key + ".weight"].astype(np.float64)  # [in, out]
         bias = p[key + ".bias"].astype(np.float64)  # [out]
         out = {"j": np.arange(n_out, dtype=np.int32)}
@@ -77,8 +76,7 @@ def _matrix_table(name: str, key: str, n_in: int, n_out: int, norm: str | None =
         }
 
     columns_schema = [("j", "int"), ("w", "vector")] + ([("s", "float")] if norm else []) + [("b", "float")]
-    sources = tuple(f"{k}.{p}" for k in ([key, norm] if norm else [key]) for p in ("weight", "bias"))
-    return WeightTable(name, columns_schema, n_out, (n_in + 2) * n_out, columns, sources)
+    return WeightTable(name, columns_schema, n_out, (n_in + 2) * n_out, columns)
 
 
 def weight_tables(config: GPTConfig) -> list[WeightTable]:
@@ -86,12 +84,10 @@ def weight_tables(config: GPTConfig) -> list[WeightTable]:
     C, V, T = config.n_embd, config.vocab_size, config.block_size
     vec = [("j", "int"), ("w", "vector")]
     tables = [
-        WeightTable("wte", vec, V, V * C, lambda p: {"j": np.arange(V, dtype=np.int32), "w": p["wte.weight"]},
-                    ("wte.weight",)),
-        WeightTable("wpe", vec, T, T * C, lambda p: {"j": np.arange(T, dtype=np.int32), "w": p["wpe.weight"]},
-                    ("wpe.weight",)),
+        WeightTable("wte", vec, V, V * C, lambda p: {"j": np.arange(V, dtype=np.int32), "w": p["wte.weight"]}),
+        WeightTable("wpe", vec, T, T * C, lambda p: {"j": np.arange(T, dtype=np.int32), "w": p["wpe.weight"]}),
         WeightTable("ln_f", [("g", "vector"), ("b", "vector")], 1, 2 * C,
-                    lambda p: {"g": p["ln_f.weight"][None], "b": p["ln_f.bias"][None]}, ("ln_f.weight", "ln_f.bias")),
+                    lambda p: {"g": p["ln_f.weight"][None], "b": p["ln_f.bias"][None]}),
     ]  # fmt: skip
     for i in range(config.n_layer):
         tables += [

@@ -124,9 +124,7 @@ def install(conn: Any, dialect: Dialect, checkpoint: Checkpoint, schema: str, fi
             dialect.drop_schema(conn, old)
         conn.execute(f"CREATE SCHEMA {schema}")
         for table in tables:
-            _install_table(conn, dialect, schema, table, params)
-            for name in table.sources:  # the database has them now: free the memory
-                del params[name]
+            _install_table(conn, dialect, schema, table, params)  # reads just this table's weights
             bar.update(table.n_values)
         conn.execute(
             f"INSERT INTO {CATALOGUE} (schema_name, model, source, source_key, fingerprint, config, format_version,"

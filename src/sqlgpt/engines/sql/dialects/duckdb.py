@@ -87,9 +87,11 @@ class DuckDBDialect(Dialect):
     def before_install(self, conn: Any) -> None:
         # Compressed float columns (ALP) scan about 2x slower, and every token scans them all.
         conn.execute("SET force_compression = 'uncompressed'")
+        conn.execute("SET memory_limit = '300MB'")
 
     def after_install(self, conn: Any) -> None:
         conn.execute("CHECKPOINT")  # write the weights into the file now, uncompressed
+        conn.execute("RESET memory_limit")
 
     def insert_columns(self, conn: Any, schema: str, table: str, columns: dict[str, np.ndarray]) -> None:
         import pyarrow as pa
