@@ -1,6 +1,6 @@
 """Speed and memory of each engine on GPT-2 small's shape, as ratios to PyTorch in one run.
 
-Run: python bench/bench_engines.py [--quick] [--engines duckdb numpy torch]
+Run: python bench/bench_engines.py [--quick] [--engines torch numpy duckdb postgres]
 
 A random-weight checkpoint of the full 124M shape is built once under bench/out/ (weights do
 not change speed). For each engine, in its own process so peak memory is its own:
@@ -10,7 +10,8 @@ not change speed). For each engine, in its own process so peak memory is its own
   peak RSS          the process's peak resident memory, and its ratio to the weights' bytes
 
 PyTorch is transformers' GPT2LMHeadModel on the CPU with its KV cache, on as many threads as
-DuckDB uses. --quick skips the 256-token prompt and position 500 (minutes on SQL engines).
+DuckDB uses. --quick skips the 256-token prompt and position 500 (minutes on SQL engines;
+PostgreSQL, much slower still, is best measured with --quick).
 Figures are best-of-n and still move with whatever else the machine is doing.
 """
 
@@ -81,7 +82,13 @@ def measure_torch(quick: bool, threads: int) -> dict:
 def measure_sqlgpt(engine: str, quick: bool) -> dict:
     import sqlgpt
 
-    options = {"database": str(OUT / "bench.duckdb"), "progress": True} if engine != "numpy" else {}
+    options: dict = {}
+    if engine == "duckdb":
+        options = {"database": str(OUT / "bench.duckdb"), "progress": True}
+    elif engine == "postgres":  # a private server of its own under bench/out
+        import pgserver
+
+        options = {"dsn": pgserver.get_server(OUT / "pgdata", cleanup_mode="stop").get_uri(), "progress": True}
     start = time.perf_counter()
     gpt = sqlgpt.load(CHECKPOINT, engine=engine, **options)
     result = {"load": time.perf_counter() - start}

@@ -121,3 +121,11 @@ def private_cache_dir(tmp_path_factory):
         os.environ.pop("XDG_CACHE_HOME", None)
     else:
         os.environ["XDG_CACHE_HOME"] = old
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(tmp_path_factory) -> str:
+    """A private PostgreSQL 16 + pgvector server (pgserver) for the whole test session."""
+    pgserver = pytest.importorskip("pgserver", reason="the postgres tests need pgserver (pip install pgserver)")
+    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+    return server.get_uri()

@@ -13,7 +13,7 @@ from ..checkpoint import Checkpoint
 from ..errors import SqlgptError
 from .base import Engine, Session
 
-ENGINES = ("duckdb", "numpy")
+ENGINES = ("duckdb", "numpy", "postgres")
 DEFAULT_ENGINE = "duckdb"
 
 
@@ -25,13 +25,16 @@ def create_engine(name: str, checkpoint: Checkpoint, **options: Any) -> Engine:
         from .numpy import NumpyEngine
 
         return NumpyEngine(checkpoint.config, dict(checkpoint.params()))
-    if name == "duckdb":
+    if name in ("duckdb", "postgres"):
         from .sql.engine import SqlEngine
 
+        if name == "postgres" and "dsn" in options:
+            options["database"] = options.pop("dsn")
         unknown = set(options) - {"database", "progress", "inspect"}
         if unknown:
-            raise SqlgptError(f"the duckdb engine takes database=, progress= and inspect=, not {', '.join(sorted(unknown))}")
-        return SqlEngine(checkpoint, "duckdb", **options)
+            raise SqlgptError(f"the {name} engine takes database= (or dsn=), progress= and inspect=, "
+                              f"not {', '.join(sorted(unknown))}")
+        return SqlEngine(checkpoint, name, **options)
     raise SqlgptError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
 
 

@@ -137,7 +137,7 @@ class Compiler:
                 Statement(f"layer {l} queries (kind 0), keys (1) and values (2): a row per head and position",
                           table(f"cache{l}", [("kind", "int"), ("hd", "int"), ("pos", "int"), ("vec", "vector")])),
                 Statement(f"layer {l} values, transposed: one row per channel, a vector over positions",
-                          d.temp_table_as(f"vt{l}", f"SELECT c, {d.empty_vector()} AS vals FROM {d.range_rows(C, 'c')}")),
+                          d.temp_table_as(f"vt{l}", f"SELECT c, {d.empty_growing_vector()} AS vals FROM {d.range_rows(C, 'c')}")),
             ]  # fmt: skip
             if self.inspect:
                 out.append(Statement(f"layer {l} attention weights", table(
@@ -182,16 +182,17 @@ class Compiler:
         rows = f"FROM {self.w}.{table} m, {stats} n GROUP BY n.pos"
         if slot_width is None:
             return f"SELECT n.pos AS pos, {y} AS y {rows}"
-        return f"SELECT n.pos AS pos, m.j // {slot_width} AS slot, {y} AS y {rows}, m.j // {slot_width}"
+        slot = d.int_div("m.j", slot_width)
+        return f"SELECT n.pos AS pos, {slot} AS slot, {y} AS y {rows}, {slot}"
 
     def attention_scores(self, l: int) -> str:
         """CTEs `scores` and `peaks`: each new query · every cached key of its head, scaled,
         with its row's maximum over the visible (not later) keys."""
         d, scale = self.d, repr(self.config.attention_scale())
-        return f"""scores AS (SELECT q.pos, q.hd, k.pos AS kpos, {d.dot('q.vec', 'k.vec')} * {scale} AS s, k.pos <= q.pos AS visible
+        return f"""scores AS {d.materialized}(SELECT q.pos, q.hd, k.pos AS kpos, {d.dot('q.vec', 'k.vec')} * {scale} AS s, k.pos <= q.pos AS visible
              FROM cache{l} q JOIN cache{l} k ON k.hd = q.hd AND k.kind = {KEY}
              WHERE q.kind = {QUERY} AND q.pos >= {self.first}),
-  peaks AS (SELECT *, max(CASE WHEN visible THEN s END) OVER (PARTITION BY pos, hd) AS m FROM scores)"""
+  peaks AS {d.materialized}(SELECT *, max(CASE WHEN visible THEN s END) OVER (PARTITION BY pos, hd) AS m FROM scores)"""
 
     def layer(self, l: int) -> list[Statement]:
         d, cfg, w = self.d, self.config, self.w
@@ -200,17 +201,14 @@ class Compiler:
         qkv = Statement(
             f"layer {l}: layer norm 1 and the QKV projection; cache each head's query, key and value",
             f"INSERT INTO cache{l}\n"
-            f"SELECT slot // {H} AS kind, slot % {H} AS hd, pos, y AS vec FROM (\n  "
-            + self.normed_matvec(f"h{l}_qkv", f"({self.norm_stats(f'x{l}')})", slot_width=D)
+            f"SELECT {d.int_div('slot', H)} AS kind, {d.mod('slot', H)} AS hd, pos, y AS vec FROM (\n  "
+            + self.normed_matvec(f"h{l}_qkv", d.fence(self.norm_stats(f"x{l}")), slot_width=D)
             + "\n)",
         )
         values = Statement(
             f"layer {l}: append the new values to each channel's row",
-            d.append_vector_elements(
-                f"vt{l}", "c",
-                f"SELECT hd, {d.collect('vec', 'pos')} AS rows FROM cache{l} "
-                f"WHERE kind = {VALUE} AND pos >= {self.first} GROUP BY hd", D),
-        )  # fmt: skip
+            d.append_values(f"vt{l}", f"cache{l}", f"kind = {VALUE} AND pos >= {self.first}", D),
+        )
         gelu = lambda y: f"0.5 * {y} * (1 + tanh(0.7978845608028654 * ({y} + 0.044715 * {y} * {y} * {y})))"  # noqa: E731
         exp = "CASE WHEN visible THEN exp(s - m) ELSE 0 END"
         attention = Statement(
@@ -220,17 +218,17 @@ WITH
   -- each new query against every cached key of its head; later keys are masked out
   {self.attention_scores(l)},
   -- softmax, stable: exp of (score - the row's maximum); masked keys weigh 0
-  weights AS (SELECT pos, hd, {d.collect(d.to_float(exp), 'kpos')} AS e, sum({exp}) AS z FROM peaks GROUP BY pos, hd),
+  weights AS {d.materialized}(SELECT pos, hd, {d.collect(d.to_float(exp), 'kpos')} AS e, sum({exp}) AS z FROM peaks GROUP BY pos, hd),
   -- each output channel: the softmax weights · that channel's values over positions
-  attn AS (SELECT p.pos, {d.collect(d.to_float(f"{d.dot('p.e', 'vt.vals')} / p.z"), 'vt.c')} AS y
-           FROM vt{l} vt JOIN weights p ON p.hd = vt.c // {D} GROUP BY p.pos),
+  attn AS {d.materialized}(SELECT p.pos, {d.collect(d.to_float(f"{d.dot('p.e', d.as_vector('vt.vals'))} / p.z"), 'vt.c')} AS y
+           FROM vt{l} vt JOIN weights p ON p.hd = {d.int_div('vt.c', D)} GROUP BY p.pos),
   -- output projection, plus the residual stream
-  resid AS (SELECT a.pos, {d.collect(f"{d.dot('m.w', 'a.y')} + m.b + {d.element('x.x', 'm.j')}", 'm.j')} AS x
+  resid AS {d.materialized}(SELECT a.pos, {d.collect_plus(f"{d.dot('m.w', 'a.y')} + m.b", 'm.j', 'x.x')} AS x
             FROM {w}.h{l}_attn_proj m, attn a JOIN x{l} x ON x.pos = a.pos GROUP BY a.pos),
   -- layer norm 2 and the MLP's first layer, with GELU (tanh form, as GPT-2)
-  fc AS ({self.normed_matvec(f"h{l}_fc", f"({self.norm_stats('resid')})", expr=gelu)})
+  fc AS {d.materialized}({self.normed_matvec(f"h{l}_fc", d.fence(self.norm_stats("resid")), expr=gelu)})
 -- the MLP's projection, plus the residual stream: the next layer's input
-SELECT f.pos, {d.collect(f"{d.dot('m.w', 'f.y')} + m.b + {d.element('r.x', 'm.j')}", 'm.j')}
+SELECT f.pos, {d.collect_plus(f"{d.dot('m.w', 'f.y')} + m.b", 'm.j', 'r.x')}
 FROM {w}.h{l}_mlp_proj m, fc f JOIN resid r ON r.pos = f.pos GROUP BY f.pos""",
         )
         statements = [qkv, values, attention]
@@ -244,7 +242,7 @@ FROM {w}.h{l}_mlp_proj m, fc f JOIN resid r ON r.pos = f.pos GROUP BY f.pos""",
     def final_norm(self) -> Statement:
         d, L = self.d, self.config.n_layer
         normed = d.map_vectors(["s.xc", "n.g", "n.b"], lambda a, g, b: f"{a} * s.r * {g} + {b}")
-        centred = f"SELECT pos, {d.map_vectors(['x'], lambda v: f'{v} - mu')} AS xc, r FROM ({self.norm_stats(f'x{L}')})"
+        centred = f"SELECT pos, {d.map_vectors(['x'], lambda v: f'{v} - mu')} AS xc, r FROM {d.fence(self.norm_stats(f'x{L}'))}"
         return Statement("final layer norm", f"INSERT INTO final SELECT s.pos, {normed} FROM ({centred}) s, {self.w}.ln_f n")
 
     def logits(self, last_only: bool) -> Statement:

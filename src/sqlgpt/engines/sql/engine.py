@@ -27,9 +27,15 @@ from .install import find_or_install
 INSPECT_SCHEMA = "sqlgpt_inspect"
 
 
-def default_database() -> str:
-    """The database file used when none is given: under the user's cache directory."""
+def default_database(dialect_name: str) -> str:
+    """The database used when none is given: a file (DuckDB) or a private server (PostgreSQL)
+    under the user's cache directory."""
     import platformdirs
+
+    if dialect_name == "postgres":
+        from .dialects.postgres import default_server
+
+        return default_server()
 
     directory = Path(platformdirs.user_cache_dir("sqlgpt"))
     directory.mkdir(parents=True, exist_ok=True)
@@ -40,7 +46,7 @@ class SqlSession(Session):
     def __init__(self, engine: "SqlEngine") -> None:
         super().__init__(engine.config)
         self.engine = engine
-        self.cursor = engine.dialect.cursor(engine.conn)
+        self.cursor = engine.dialect.cursor(engine.conn, engine.database)
         self._run(engine.compiler.session_tables())
         # Planning a layer's statement costs milliseconds; prepare each once per session.
         self.step = [self._prepare(f"step{i}", st) for i, st in enumerate(engine.step)]
@@ -48,25 +54,34 @@ class SqlSession(Session):
         self.logits_last = self._prepare("logits_last", engine.compiler.logits(last_only=True))
 
     def _prepare(self, name: str, statement: Statement) -> Statement:
+        """The statement with its SQL replaced by the dialect's handle for the prepared form."""
         try:
             return Statement(statement.comment, self.engine.dialect.prepare(self.cursor, name, statement.sql))
         except self.engine.dialect.errors() as e:
             raise SqlgptError(f"{self.engine.name} failed to prepare '{statement.comment}': {_first_line(e)}") from e
 
     def _run(self, statements: list[Statement], params: list[Any] | None = None) -> Any:
-        cursor = self.cursor
-        if cursor is None:
+        """Run `statements`; returns the last one's result (a cursor)."""
+        result = self.cursor
+        if result is None:
             raise SqlgptError("this session is closed")
         for statement in statements:
             try:
-                cursor.execute(statement.sql, params)
+                result = self.cursor.execute(statement.sql, params)
             except self.engine.dialect.errors() as e:
                 raise SqlgptError(f"{self.engine.name} failed on '{statement.comment}': {_first_line(e)}") from e
-        return cursor
+        return result
 
     def _run_prepared(self, statements: list[Statement], position: int) -> Any:
-        # The argument is a position we computed, an int: formatting it cannot inject SQL.
-        return self._run([Statement(s.comment, s.sql.format(int(position))) for s in statements])
+        result = self.cursor
+        if result is None:
+            raise SqlgptError("this session is closed")
+        for statement in statements:
+            try:
+                result = self.engine.dialect.execute_prepared(self.cursor, statement.sql, position)
+            except self.engine.dialect.errors() as e:
+                raise SqlgptError(f"{self.engine.name} failed on '{statement.comment}': {_first_line(e)}") from e
+        return result
 
     def _forward(self, ids: list[int], all_logits: bool) -> np.ndarray:
         first, last = self.n_past, self.n_past + len(ids) - 1
@@ -85,7 +100,8 @@ class SqlSession(Session):
         names = self.engine.dialect.temp_table_names(self._run([]))
         self._run([Statement("a schema for the kept tables", f"CREATE SCHEMA IF NOT EXISTS {schema}")])
         for name in names:
-            self._run([Statement(f"keep {name}", f"CREATE OR REPLACE TABLE {schema}.{name} AS SELECT * FROM {name}")])
+            self._run([Statement(f"keep {name}", sql) for sql in
+                       self.engine.dialect.replace_table_as(f"{schema}.{name}", f"SELECT * FROM {name}")])
         return [f"{schema}.{name}" for name in names]
 
     def close(self) -> None:
@@ -105,7 +121,7 @@ class _Database:
         self.conn: Any = dialect.open(database, writable=self.writable)
 
     def make_writable(self, required: bool = True) -> Any:
-        if not self.writable:
+        if not self.writable and self.dialect.single_writer:
             self.conn.close()
             self.conn = None
             try:
@@ -119,7 +135,7 @@ class _Database:
         return self.conn
 
     def make_read_only(self) -> None:
-        if self.writable and self.database != ":memory:":
+        if self.writable and self.dialect.single_writer and self.database != ":memory:":
             self.conn.close()
             self.conn = None
             self.conn = self.dialect.open(self.database, writable=False)
@@ -139,7 +155,7 @@ class SqlEngine(Engine):
         super().__init__(checkpoint.config)
         self.dialect = get_dialect(dialect_name)
         self.name = dialect_name
-        self.database = str(database) if database is not None else default_database()
+        self.database = str(database) if database is not None else default_database(dialect_name)
         if progress is None:
             progress = sys.stderr.isatty()
         # Inspecting writes the step's tables into the database, so it keeps write access.

@@ -60,8 +60,8 @@ def find_or_install(db: Connection, dialect: Dialect, checkpoint: Checkpoint, *,
     if same and _usable(db.conn, dialect, same[0], checkpoint.config):
         conn = db.make_writable(required=False)
         if conn is not None:  # remember the files' new identity, so the next open hashes nothing
-            conn.execute(f"UPDATE {CATALOGUE} SET source_key = ?, source = ? WHERE schema_name = ?",
-                         [source_key, _source(checkpoint), schema])
+            conn.execute(f"UPDATE {CATALOGUE} SET source_key = {{0}}, source = {{0}} WHERE schema_name = {{0}}"
+                         .format(dialect.placeholder), [source_key, _source(checkpoint), schema])
         return Installed(schema, checkpoint.config)
     why, replaced = _why_reinstall(checkpoint, fingerprint, rows)
     if why:
@@ -120,7 +120,7 @@ def install(conn: Any, dialect: Dialect, checkpoint: Checkpoint, schema: str, fi
     try:
         dialect.create_catalogue(conn, CATALOGUE)
         for old in {schema, *replaced}:
-            conn.execute(f"DELETE FROM {CATALOGUE} WHERE schema_name = ?", [old])
+            conn.execute(f"DELETE FROM {CATALOGUE} WHERE schema_name = {dialect.placeholder}", [old])
             dialect.drop_schema(conn, old)
         conn.execute(f"CREATE SCHEMA {schema}")
         for table in tables:
@@ -128,7 +128,7 @@ def install(conn: Any, dialect: Dialect, checkpoint: Checkpoint, schema: str, fi
             bar.update(table.n_values)
         conn.execute(
             f"INSERT INTO {CATALOGUE} (schema_name, model, source, source_key, fingerprint, config, format_version,"
-            " installed_at) VALUES (?, ?, ?, ?, ?, ?, ?, CURRENT_TIMESTAMP)",
+            f" installed_at) VALUES ({', '.join([dialect.placeholder] * 7)}, CURRENT_TIMESTAMP)",
             [schema, checkpoint.name, _source(checkpoint), source_key, fingerprint, json.dumps(config.to_hf()),
              FORMAT_VERSION],
         )

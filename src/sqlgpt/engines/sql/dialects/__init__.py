@@ -10,6 +10,10 @@ def get_dialect(name: str) -> Dialect:
         from .duckdb import DuckDBDialect
 
         return DuckDBDialect()
+    if name == "postgres":
+        from .postgres import PostgresDialect
+
+        return PostgresDialect()
     raise KeyError(name)
 
 

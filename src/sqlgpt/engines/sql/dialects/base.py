@@ -19,6 +19,21 @@ class Dialect:
     name = "base"
     vector_type = "FLOAT[]"  # a float32 vector column
     float_type = "FLOAT"
+    placeholder = "?"  # the driver's positional parameter marker
+    single_writer = False  # True: a file one process writes or many read (reopen read-only)
+    materialized = ""  # how a CTE is marked to be computed once ("MATERIALIZED " where needed)
+
+    def fence(self, subquery: str) -> str:
+        """`subquery` in parentheses, kept from being merged into the query around it."""
+        return f"({subquery})"
+
+    def prepare(self, cursor: Any, name: str, sql: str) -> Any:
+        """Get `sql` (whose one parameter is a position) ready to run many times; a handle."""
+        return sql
+
+    def execute_prepared(self, cursor: Any, handle: Any, position: int) -> Any:
+        """Run a prepared statement with its position; returns the cursor."""
+        raise NotImplementedError
 
     # -- connections and transactions ----------------------------------------------------------
 
@@ -35,7 +50,8 @@ class Dialect:
 
     def table_exists(self, conn: Any, schema: str | None, table: str) -> bool:
         rows = conn.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = coalesce(?, current_schema())",
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = {0} AND table_schema = "
+            "coalesce({0}, current_schema())".format(self.placeholder),
             [table, schema],
         ).fetchall()
         return rows[0][0] > 0
@@ -45,6 +61,10 @@ class Dialect:
         if not self.table_exists(conn, schema, table):
             return -1
         return conn.execute(f"SELECT count(*) FROM {schema}.{table}").fetchall()[0][0]
+
+    def replace_table_as(self, name: str, select: str) -> list[str]:
+        """Statements making `name` an ordinary table holding `select`, replacing any old one."""
+        return [f"DROP TABLE IF EXISTS {name}", f"CREATE TABLE {name} AS {select}"]
 
     def create_catalogue(self, conn: Any, name: str) -> None:
         conn.execute(

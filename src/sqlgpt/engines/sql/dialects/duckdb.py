@@ -20,6 +20,7 @@ from .base import Dialect
 
 class DuckDBDialect(Dialect):
     name = "duckdb"
+    single_writer = True  # one process writes a file, or many read it
 
     # -- vector primitives ---------------------------------------------------------------------
 
@@ -32,11 +33,21 @@ class DuckDBDialect(Dialect):
     def to_float(self, expr: str) -> str:
         return f"CAST({expr} AS FLOAT)"
 
-    def slice(self, vector: str, start0: str, length: int) -> str:
-        return f"{vector}[{start0} + 1 : {start0} + {length}]"
+    def collect_plus(self, expr: str, index: str, vector: str) -> str:
+        # Adding element by element while gathering is cheap; a lambda over lists is not.
+        return self.collect(f"{expr} + {vector}[{index} + 1]", index)
 
-    def element(self, vector: str, index0: str) -> str:
-        return f"{vector}[{index0} + 1]"
+    def int_div(self, a: str, b: int) -> str:
+        return f"{a} // {b}"
+
+    def mod(self, a: str, b: int) -> str:
+        return f"{a} % {b}"
+
+    def as_vector(self, expr: str) -> str:
+        return expr
+
+    def empty_growing_vector(self) -> str:
+        return "CAST([] AS FLOAT[])"
 
     def map_vectors(self, vectors: list[str], fn: Callable[..., str]) -> str:
         """Element-wise `fn` over equal-length vectors, as a FLOAT[] vector."""
@@ -51,9 +62,6 @@ class DuckDBDialect(Dialect):
 
     def vector_var(self, vector: str) -> str:
         return f"list_var_pop({vector})"  # accumulated in double precision
-
-    def empty_vector(self) -> str:
-        return "CAST([] AS FLOAT[])"
 
     def range_rows(self, n: int, column: str, alias: str = "r") -> str:
         return f"range({n}) {alias}({column})"
@@ -75,12 +83,13 @@ class DuckDBDialect(Dialect):
         return (f"INSERT INTO {table} SELECT CAST($1 AS INTEGER) + CAST(i AS INTEGER) - 1, t "
                 f"FROM (SELECT unnest(CAST($2 AS INTEGER[])) AS t, generate_subscripts(CAST($2 AS INTEGER[]), 1) AS i)")
 
-    def append_vector_elements(self, table: str, key: str, rows_query: str, width: int) -> str:
-        """Append to row `key` of `table` element key % width of each vector in the list `rows`
-        of the row `hd = key // width` of `rows_query` (the new values, by head)."""
+    def append_values(self, table: str, cache: str, new: str, head_size: int) -> str:
+        """Append to each channel row c of `table` element c % head_size of the value vectors
+        (hd, pos, vec) of `cache` meeting condition `new`, for head c // head_size, by position."""
+        rows = f"SELECT hd, list(vec ORDER BY pos) AS rows FROM {cache} WHERE {new} GROUP BY hd"
         return (f"UPDATE {table} SET vals = list_concat(vals, "
-                f"list_transform(n.rows, lambda r: r[{table}.{key} % {width} + 1])) "
-                f"FROM ({rows_query}) n WHERE n.hd = {table}.{key} // {width}")
+                f"list_transform(n.rows, lambda r: r[{table}.c % {head_size} + 1])) "
+                f"FROM ({rows}) n WHERE n.hd = {table}.c // {head_size}")
 
     # -- connections and loading ---------------------------------------------------------------
 
@@ -139,12 +148,15 @@ class DuckDBDialect(Dialect):
             raise SqlgptError(f"cannot open database {database}: {_first_line(e)}") from None
 
     def prepare(self, cursor: Any, name: str, sql: str) -> str:
-        """Prepare `sql` once; returns the statement that runs it, with `{}` where its one
-        integer argument goes (DuckDB's EXECUTE takes no bound parameters)."""
         cursor.execute(f"PREPARE {name} AS {sql}")
-        return f"EXECUTE {name}({{}})"
+        return name
 
-    def cursor(self, conn: Any) -> Any:
+    def execute_prepared(self, cursor: Any, handle: str, position: int) -> Any:
+        # DuckDB's EXECUTE takes no bound parameters; the argument is a position we computed,
+        # an int, so formatting it into the statement cannot inject anything.
+        return cursor.execute(f"EXECUTE {handle}({int(position)})")
+
+    def cursor(self, conn: Any, database: str) -> Any:
         # A DuckDB cursor is its own connection to the same database, with its own temp tables.
         return conn.cursor()
 
