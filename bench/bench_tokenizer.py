@@ -73,50 +73,6 @@ def main() -> int:
         print("WARNING: sqlgpt's ids differ from tiktoken's")
         return 1
     return 0
-    text = TEXT.read_text(encoding="utf-8")
-    mb = len(text.encode("utf-8")) / 1e6
-
-    start = time.perf_counter()
-    tok = Tokenizer.from_files(GPT2 / "encoder.json", GPT2 / "vocab.bpe")
-    print(f"load vocab.json + merges.txt: {time.perf_counter() - start:.2f} s")
-
-    def cold() -> float:
-        fresh = Tokenizer.from_files(GPT2 / "encoder.json", GPT2 / "vocab.bpe")
-        start = time.perf_counter()
-        fresh.encode(text)
-        return time.perf_counter() - start
-
-    rows = [
-        ("sqlgpt, cold cache", min(cold() for _ in range(3))),
-        ("sqlgpt, warm cache", best_seconds(lambda: tok.encode(text), 5)),
-    ]
-    try:
-        import tiktoken
-        from tiktoken.load import data_gym_to_mergeable_bpe_ranks
-        from tiktoken_ext.openai_public import r50k_pat_str
-    except ImportError:
-        print("tiktoken is not installed; showing sqlgpt only")
-    else:
-        os.environ["TIKTOKEN_CACHE_DIR"] = ""  # read the local files, cache nothing
-        ranks = data_gym_to_mergeable_bpe_ranks(str(GPT2 / "vocab.bpe"), str(GPT2 / "encoder.json"))
-        ref = tiktoken.Encoding(
-            name="gpt2", pat_str=r50k_pat_str, mergeable_ranks=ranks,
-            special_tokens={ENDOFTEXT: 50256},
-        )
-        if ref.encode_ordinary(text) != tok.encode(text):
-            print("WARNING: sqlgpt's ids differ from tiktoken's")
-        tiktoken_s = best_seconds(lambda: ref.encode_ordinary(text), 5)
-        rows.append(("tiktoken gpt2 (1 thread)", tiktoken_s))
-
-    print(f"encoding tinyshakespeare ({mb:.2f} MB, {len(tok.encode(text)):,} tokens):")
-    for name, seconds in rows:
-        print(f"  {name:26s} {seconds:7.3f} s  {mb / seconds:7.2f} MB/s")
-    if len(rows) == 3:
-        print(
-            f"tiktoken is {rows[0][1] / tiktoken_s:.1f}x faster than sqlgpt cold, "
-            f"{rows[1][1] / tiktoken_s:.1f}x faster than warm"
-        )
-    return 0
 
 
 if __name__ == "__main__":

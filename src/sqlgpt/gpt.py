@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import math
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
@@ -34,10 +35,12 @@ class Score:
 class GPT:
     """A GPT-2 model on an engine. Make one with `sqlgpt.load`."""
 
-    def __init__(self, engine: Engine, tokenizer: Tokenizer, name: str = "model") -> None:
+    def __init__(self, engine: Engine, tokenizer: Tokenizer, name: str = "model", progress: bool | None = None) -> None:
         self.engine = engine
         self.tokenizer = tokenizer
         self.name = name
+        # Progress bars (on stderr) for prompts an engine reads slowly; default: when a terminal.
+        self.progress = sys.stderr.isatty() if progress is None else progress
 
     @property
     def config(self) -> GPTConfig:
@@ -76,7 +79,7 @@ class GPT:
         params = SamplingParams(temperature=temperature)
         ids = self.encode_prompt(prompt)
         with self.engine.session() as session:
-            logits = session.forward(ids)[-1]  # [V]
+            logits = self._read_prompt(session, ids)  # [V]
         probs = probabilities(logits[: self.tokenizer.vocab_size], params.temperature)
         top = np.argsort(-probs, kind="stable")[:k]
         return [(self.tokenizer.decode([int(i)]), float(probs[i])) for i in top]
@@ -138,14 +141,29 @@ class GPT:
     def _sample_ids(self, ids: list[int], max_new_tokens: int, params: SamplingParams, seed: int | None) -> Iterator[int]:
         rng = np.random.default_rng(seed)
         with self.engine.session() as session:
-            pending = ids
-            for _ in range(max_new_tokens):
-                logits = session.forward(pending)[-1]  # [V]
+            if max_new_tokens == 0:
+                return
+            logits = self._read_prompt(session, ids)  # [V]
+            for i in range(max_new_tokens):
                 token = sample(logits[: self.tokenizer.vocab_size], params, rng)
                 if token == self.tokenizer.eot_id:
                     return
                 yield token
-                pending = [token]
+                if i + 1 < max_new_tokens:
+                    logits = session.forward([token])[-1]  # [V]
+
+    def _read_prompt(self, session: Session, ids: list[int]) -> np.ndarray:
+        """Run the prompt through `session`; the last position's logits. Engines that read
+        long prompts slowly take them in chunks, with a progress bar when enabled."""
+        chunk = self.engine.prompt_chunk or len(ids)
+        if len(ids) <= chunk:
+            return session.forward(ids)[-1]
+        bar = _progress(len(ids), self.progress, "reading the prompt")
+        for start in range(0, len(ids), chunk):
+            logits = session.forward(ids[start : start + chunk])[-1]
+            bar.update(min(chunk, len(ids) - start))
+        bar.close()
+        return logits
 
     def _check_room(self, n_prompt: int, max_new_tokens: int) -> None:
         if not (isinstance(max_new_tokens, int) and max_new_tokens >= 0):
@@ -184,7 +202,7 @@ class GPT:
         window, stride = self.config.block_size, max(1, self.config.block_size // 2)
         total, counted = 0.0, 1  # position 0 (<|endoftext|>) is context, never predicted
         starts = range(0, max(1, len(ids) - 1), stride)
-        bar = _progress(len(ids) - 1, progress)
+        bar = _progress(len(ids) - 1, progress, "scoring")
         for start in starts:
             chunk = ids[start : start + window]
             if len(chunk) < 2 or start + len(chunk) <= counted:
@@ -268,9 +286,9 @@ class _NoProgress:
     def close(self) -> None: ...
 
 
-def _progress(total: int, enabled: bool) -> "_NoProgress":
+def _progress(total: int, enabled: bool, description: str) -> "_NoProgress":
     if not enabled:
         return _NoProgress()
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="tok", desc="scoring", leave=False)
+    return tqdm(total=total, unit="tok", desc=description, leave=False)

@@ -68,6 +68,9 @@ class Engine(abc.ABC):
     """A model made ready to run: weights loaded or installed."""
 
     name: str = "?"
+    # Prompts longer than this are read in chunks of it (None: all at once), so that slow
+    # engines can show progress; the logits are the same either way.
+    prompt_chunk: int | None = None
 
     def __init__(self, config: GPTConfig) -> None:
         self.config = config

@@ -150,6 +150,8 @@ class _Database:
 class SqlEngine(Engine):
     """A model installed in a database and run there as SQL."""
 
+    prompt_chunk = 32
+
     def __init__(self, checkpoint: Checkpoint, dialect_name: str, database: str | os.PathLike[str] | None = None,
                  progress: bool | None = None, inspect: bool = False) -> None:
         super().__init__(checkpoint.config)
