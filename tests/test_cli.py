@@ -115,3 +115,12 @@ def test_sql_keep_leaves_queryable_tables(capsys, tiny_dir, tmp_path):
     wte = gpt.engine.params["wte.weight"]
     logits = np.array([row[0] for row in final], dtype=np.float32) @ wte.T
     assert np.abs(logits - gpt.logits(gpt.tokenizer.encode("the cat"))).max() < 1e-4
+
+
+def test_choose_marks_the_most_probable_option(capsys, tiny_dir):
+    code, out, err = run(capsys, "choose", "the cat sat on the", " mat", " dog", "!", "--model", str(tiny_dir))
+    assert code == 0, err
+    choice = sqlgpt.load(tiny_dir, engine="numpy").choose("the cat sat on the", [" mat", " dog", "!"])
+    rows = out.splitlines()[1:]
+    assert len(rows) == 3 and rows[choice.index].startswith("*")
+    assert sum(row.startswith("*") for row in rows) == 1

@@ -132,3 +132,21 @@ def test_bad_input_is_one_clear_error(gpt, call, match):
     with pytest.raises(SqlgptError, match=match) as info:
         call(gpt)
     assert "\n" not in str(info.value)
+
+
+def test_choose_picks_the_option_transformers_finds_most_probable(gpt, tiny_dir, hf_model):
+    question, options = "the cat sat on the", [" mat", " dog", " theory of everything", "!"]
+    choice = gpt.choose(question, options)
+    model = hf_model(tiny_dir)
+    context = gpt.tokenizer.encode(question)
+    expected = []
+    for option in options:
+        continuation = gpt.tokenizer.encode(option)
+        with torch.no_grad():
+            logits = model(torch.tensor([context + continuation])).logits[0].double()
+        logprobs = torch.log_softmax(logits[len(context) - 1 : -1], -1)
+        expected.append(logprobs[torch.arange(len(continuation)), torch.tensor(continuation)].sum().item())
+    np.testing.assert_allclose(choice.logprobs, expected, atol=1e-4)
+    assert choice.index == int(np.argmax(expected)) and choice.option == options[choice.index]
+    with pytest.raises(SqlgptError, match="option"):
+        gpt.choose("q", [])

@@ -14,7 +14,7 @@ from typing import Any
 from .config import GPTConfig
 from .engines import DEFAULT_ENGINE, ENGINES, create_engine
 from .errors import SqlgptError
-from .gpt import GPT, Score
+from .gpt import GPT, Choice, Score
 from .models import DEFAULT_MODEL, open_checkpoint
 from .tokenizer import Tokenizer
 
@@ -35,4 +35,4 @@ def load(model: str | os.PathLike[str] = DEFAULT_MODEL, engine: str = DEFAULT_EN
     return GPT(create_engine(engine, checkpoint, **engine_options), tokenizer, name=checkpoint.name)
 
 
-__all__ = ["ENGINES", "GPT", "GPTConfig", "Score", "SqlgptError", "Tokenizer", "load", "__version__"]
+__all__ = ["ENGINES", "GPT", "Choice", "GPTConfig", "Score", "SqlgptError", "Tokenizer", "load", "__version__"]

@@ -27,6 +27,7 @@ examples:
   sqlgpt generate "Once upon a time" -n 40 --temperature 0.8 --top-p 0.95 --seed 1
   sqlgpt generate "Q: 2+2?\\nA:" -n 20 --temperature 0          # greedy
   sqlgpt tokenize "Hello, world!"
+  sqlgpt choose "The capital of France is" " Paris" " London" " Rome"
   sqlgpt sql | less                                    # the SQL of one forward step
   sqlgpt sql --keep "Hello" -d gpt.duckdb              # ...and keep its tables to query
   sqlgpt score essay.txt --model ./my-gpt2-dir
@@ -85,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Split TEXT into GPT-2 BPE tokens: id and the bytes each stands for.")
     tok.add_argument("text", type=_text_argument, help="text to tokenize ('-' reads stdin)")
     _common(tok, tokenizer_only=True)
+
+    cho = sub.add_parser("choose", help="which option the model finds most probable (multiple choice)",
+                         description="Score each OPTION as a continuation of QUESTION (the sum of its tokens' "
+                                     "log-probabilities, as benchmark suites such as KMMLU do) and mark the best.")
+    cho.add_argument("question", type=_text_argument, help="the question or context ('-' reads stdin)")
+    cho.add_argument("options", nargs="+", help="the candidate answers (mind the leading space: ' Paris')")
+    _common(cho)
 
     sql = sub.add_parser("sql", help="print the SQL of one forward step; keep its tables to explore",
                          description="Print the SQL statements that run the model: the session's tables, one forward "
@@ -165,6 +173,16 @@ def cmd_score(args: argparse.Namespace) -> None:
     print(f"perplexity  {result.perplexity:.3f}")
 
 
+def cmd_choose(args: argparse.Namespace) -> None:
+    with _load(args) as gpt:
+        choice = gpt.choose(args.question, args.options)
+    width = max(12, *(len(json.dumps(o, ensure_ascii=False)) for o in args.options))
+    print(f"  {'option':<{width}}  log-probability")
+    for i, (option, logprob) in enumerate(zip(args.options, choice.logprobs)):
+        mark = "*" if i == choice.index else " "
+        print(f"{mark} {json.dumps(option, ensure_ascii=False):<{width}}  {logprob:15.4f}")
+
+
 def cmd_sql(args: argparse.Namespace) -> None:
     if args.engine == "numpy":
         raise SqlgptError("the numpy engine runs no SQL; choose a SQL engine with --engine")
@@ -192,7 +210,7 @@ def cmd_sql(args: argparse.Namespace) -> None:
                 print(f"--   {name}")
 
 
-COMMANDS = {"next": cmd_next, "generate": cmd_generate, "tokenize": cmd_tokenize, "score": cmd_score, "sql": cmd_sql}
+COMMANDS = {"next": cmd_next, "generate": cmd_generate, "tokenize": cmd_tokenize, "score": cmd_score, "sql": cmd_sql, "choose": cmd_choose}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -32,6 +32,15 @@ class Score:
     n_tokens: int  # tokens predicted
 
 
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """The answer to a multiple-choice question: which option, and every option's score."""
+
+    index: int  # of the most probable option
+    option: str
+    logprobs: list[float]  # total log-probability (nats) of each option's tokens
+
+
 class GPT:
     """A GPT-2 model on an engine. Make one with `sqlgpt.load`."""
 
@@ -221,6 +230,28 @@ class GPT:
         n = len(ids) - 1
         loss = total / n
         return Score(loss=float(loss), perplexity=float(math.exp(loss)), n_tokens=n)
+
+    def choose(self, question: str, options: Sequence[str]) -> Choice:
+        """The option the model finds most probable after `question`, as multiple-choice
+        benchmarks (KMMLU, MMLU) score a model: each option's log-probability is the sum over
+        its tokens, conditioned on the question and the option's earlier tokens."""
+        options = list(options)
+        if not options or not all(isinstance(o, str) and o for o in options):
+            raise SqlgptError("choose needs at least one option, each a non-empty string")
+        context = self.encode_prompt(question)
+        logprobs = []
+        for option in options:
+            continuation = self.tokenizer.encode(option)
+            ids = context + continuation
+            if len(ids) > self.config.block_size:
+                raise SqlgptError(f"question + option is {len(ids)} tokens; the context window is "
+                                  f"{self.config.block_size}")
+            logits = self.logits(ids)[len(context) - 1 : -1].astype(np.float64)  # [n_option, V]
+            logits -= logits.max(-1, keepdims=True)
+            logits -= np.log(np.exp(logits).sum(-1, keepdims=True))
+            logprobs.append(float(logits[np.arange(len(continuation)), continuation].sum()))
+        best = int(np.argmax(logprobs))
+        return Choice(index=best, option=options[best], logprobs=logprobs)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
