@@ -192,7 +192,8 @@ class Compiler:
         return f"""scores AS {d.materialized}(SELECT q.pos, q.hd, k.pos AS kpos, {d.dot('q.vec', 'k.vec')} * {scale} AS s, k.pos <= q.pos AS visible
              FROM cache{l} q JOIN cache{l} k ON k.hd = q.hd AND k.kind = {KEY}
              WHERE q.kind = {QUERY} AND q.pos >= {self.first}),
-  peaks AS {d.materialized}(SELECT *, max(CASE WHEN visible THEN s END) OVER (PARTITION BY pos, hd) AS m FROM scores)"""
+  peaks AS {d.materialized}(SELECT s.*, r.m FROM scores s JOIN (SELECT pos, hd, max(CASE WHEN visible THEN s END) AS m
+             FROM scores GROUP BY pos, hd) r ON r.pos = s.pos AND r.hd = s.hd)"""
 
     def layer(self, l: int) -> list[Statement]:
         d, cfg, w = self.d, self.config, self.w
