@@ -174,16 +174,24 @@ class Compiler:
                 f"FROM {source} WHERE pos >= {self.first}")
 
     def normed_matvec(self, table: str, stats: str, slot_width: int | None = None,
-                      expr: Callable[[str], str] = lambda y: y) -> str:
-        """SELECT pos, y: `expr` of LN(x)·W + b for a table with the norm folded in; with
-        `slot_width`, cut into vectors of that many units, numbered by a column `slot`."""
+                      activation: Callable[[str], str] | None = None) -> str:
+        """SELECT pos, y: LN(x)·W + b (then `activation`) for a table with the norm folded in;
+        with `slot_width`, cut into vectors of that many units, numbered by a column `slot`."""
         d = self.d
-        y = d.collect(d.to_float(expr(f"(n.r * ({d.dot('m.w', 'n.x')} - n.mu * m.s) + m.b)")), "m.j")
-        rows = f"FROM {self.w}.{table} m, {stats} n GROUP BY n.pos"
+        pre = f"n.r * ({d.dot('m.w', 'n.x')} - n.mu * m.s) + m.b"
+        source = f"{self.w}.{table} m, {stats} n"
+        if activation is not None:
+            # The activation names its input several times: compute it once per row first
+            # (not every database eliminates the repeated dot products).
+            source = d.fence(f"SELECT n.pos, m.j, {pre} AS pre FROM {source}") + " u"
+            pre, pos, j = activation("u.pre"), "u.pos", "u.j"
+        else:
+            pos, j = "n.pos", "m.j"
+        y = d.collect(d.to_float(pre), j)
         if slot_width is None:
-            return f"SELECT n.pos AS pos, {y} AS y {rows}"
-        slot = d.int_div("m.j", slot_width)
-        return f"SELECT n.pos AS pos, {slot} AS slot, {y} AS y {rows}, {slot}"
+            return f"SELECT {pos} AS pos, {y} AS y FROM {source} GROUP BY {pos}"
+        slot = d.int_div(j, slot_width)
+        return f"SELECT {pos} AS pos, {slot} AS slot, {y} AS y FROM {source} GROUP BY {pos}, {slot}"
 
     def attention_scores(self, l: int) -> str:
         """CTEs `scores` and `peaks`: each new query · every cached key of its head, scaled,
@@ -227,7 +235,7 @@ WITH
   resid AS {d.materialized}(SELECT a.pos, {d.collect_plus(f"{d.dot('m.w', 'a.y')} + m.b", 'm.j', 'x.x')} AS x
             FROM {w}.h{l}_attn_proj m, attn a JOIN x{l} x ON x.pos = a.pos GROUP BY a.pos),
   -- layer norm 2 and the MLP's first layer, with GELU (tanh form, as GPT-2)
-  fc AS {d.materialized}({self.normed_matvec(f"h{l}_fc", d.fence(self.norm_stats("resid")), expr=gelu)})
+  fc AS {d.materialized}({self.normed_matvec(f"h{l}_fc", d.fence(self.norm_stats("resid")), activation=gelu)})
 -- the MLP's projection, plus the residual stream: the next layer's input
 SELECT f.pos, {d.collect_plus(f"{d.dot('m.w', 'f.y')} + m.b", 'm.j', 'r.x')}
 FROM {w}.h{l}_mlp_proj m, fc f JOIN resid r ON r.pos = f.pos GROUP BY f.pos""",
