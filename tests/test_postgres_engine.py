@@ -92,3 +92,15 @@ def test_unreachable_server_is_one_line(tiny_dir):
     with pytest.raises(SqlgptError, match="cannot connect to PostgreSQL") as info:
         sqlgpt.load(tiny_dir, engine="postgres", dsn="postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
     assert "\n" not in str(info.value)
+
+
+def test_a_lost_connection_is_one_line(tiny_dir, pg_dsn):
+    with sqlgpt.load(tiny_dir, engine="postgres", dsn=pg_dsn) as gpt:
+        session = gpt.engine.session()
+        session.forward([1, 2])
+        with psycopg.connect(pg_dsn, autocommit=True) as admin:  # the server drops this session's connection
+            admin.execute("SELECT pg_terminate_backend(%s)", [session.cursor.info.backend_pid])
+        with pytest.raises(SqlgptError, match="postgres failed") as info:
+            session.forward([3])
+        assert "\n" not in str(info.value)
+        session.close()

@@ -113,6 +113,11 @@ class PostgresDialect(Dialect):
             conn = psycopg.connect(database, autocommit=True)
         except psycopg.Error as e:
             raise SqlgptError(f"cannot connect to PostgreSQL ({_first_line(e)})") from None
+        if conn.info.server_version < 160000:
+            version = conn.info.server_version
+            conn.close()
+            raise SqlgptError(f"the postgres engine needs PostgreSQL 16 or newer (for any_value); this server is "
+                              f"{version // 10000}.{version % 10000}")
         try:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         except psycopg.Error as e:
