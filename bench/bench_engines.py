@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench_tokenizer import best_seconds as best  # bench/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 CHECKPOINT = OUT / "gpt2-124m-random"
@@ -40,15 +42,6 @@ def build_checkpoint() -> None:
 
     print(f"building a random 124M checkpoint in {CHECKPOINT} ...", file=sys.stderr)
     make_checkpoint(CHECKPOINT, seed=1, std=0.02, gpt2_vocab=SHARED_DATA.is_dir(), **GPT2_124M_SHAPE)
-
-
-def best(run, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def measure_torch(quick: bool, threads: int) -> dict:

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import _torch_pickle
 from .config import GPTConfig
-from .errors import SqlgptError
+from .errors import SqlgptError, first_line
 from .tokenizer import Tokenizer
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -132,7 +132,7 @@ def _open_tensors(path: Path) -> tuple[dict[str, tuple[int, ...]], Callable[[str
         from safetensors import SafetensorError, safe_open
 
         def fail(e: Exception) -> SqlgptError:
-            return SqlgptError(f"{path} is not a readable safetensors file ({_one_line(e)})")
+            return SqlgptError(f"{path} is not a readable safetensors file ({first_line(e)})")
 
         try:
             with safe_open(str(path), framework="numpy") as f:
@@ -151,7 +151,7 @@ def _open_tensors(path: Path) -> tuple[dict[str, tuple[int, ...]], Callable[[str
     try:
         tensors = _torch_pickle.load_state_dict(str(path))  # a pickle can only be read whole
     except Exception as e:  # a corrupt pickle can fail in many ways; all mean the same to a user
-        raise SqlgptError(f"{path} is not a readable PyTorch checkpoint ({_one_line(e)})") from None
+        raise SqlgptError(f"{path} is not a readable PyTorch checkpoint ({first_line(e)})") from None
     return {key: tuple(value.shape) for key, value in tensors.items()}, tensors.__getitem__
 
 
@@ -192,8 +192,3 @@ class _Tensors(Mapping[str, np.ndarray]):
 
     def __len__(self) -> int:
         return len(self._keys)
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__

@@ -9,3 +9,9 @@ anything else is a bug and keeps its traceback.
 
 class SqlgptError(Exception):
     """A clear, one-line error about the caller's input or environment."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of a library's error message (or its type), to quote in ours."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

@@ -19,6 +19,7 @@ import numpy as np
 from .config import GPTConfig
 from .engines.base import Engine, Session
 from .errors import SqlgptError
+from .progress import progress_bar
 from .sampling import SamplingParams, probabilities, sample
 from .tokenizer import Tokenizer
 
@@ -167,7 +168,7 @@ class GPT:
         chunk = self.engine.prompt_chunk or len(ids)
         if len(ids) <= chunk:
             return session.forward(ids)[-1]
-        bar = _progress(len(ids), self.progress, "reading the prompt")
+        bar = progress_bar(len(ids), "reading the prompt", self.progress)
         for start in range(0, len(ids), chunk):
             logits = session.forward(ids[start : start + chunk])[-1]
             bar.update(min(chunk, len(ids) - start))
@@ -211,7 +212,7 @@ class GPT:
         window, stride = self.config.block_size, max(1, self.config.block_size // 2)
         total, counted = 0.0, 1  # position 0 (<|endoftext|>) is context, never predicted
         starts = range(0, max(1, len(ids) - 1), stride)
-        bar = _progress(len(ids) - 1, progress, "scoring")
+        bar = progress_bar(len(ids) - 1, "scoring", progress)
         for start in starts:
             chunk = ids[start : start + window]
             if len(chunk) < 2 or start + len(chunk) <= counted:
@@ -311,15 +312,3 @@ class _StopFilter:
         out, self.held = ("" if self.stopped else self.held), ""
         return out
 
-
-class _NoProgress:
-    def update(self, n: int) -> None: ...
-    def close(self) -> None: ...
-
-
-def _progress(total: int, enabled: bool, description: str) -> "_NoProgress":
-    if not enabled:
-        return _NoProgress()
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="tok", desc=description, leave=False)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ...checkpoint import Checkpoint
-from ...errors import SqlgptError
+from ...errors import SqlgptError, first_line
 from ..base import Engine, Session
 from .compiler import Compiler, Statement
 from .dialects import Dialect, get_dialect
@@ -58,38 +58,31 @@ class SqlSession(Session):
         try:
             return Statement(statement.comment, self.engine.dialect.prepare(self.cursor, name, statement.sql))
         except self.engine.dialect.errors() as e:
-            raise SqlgptError(f"{self.engine.name} failed to prepare '{statement.comment}': {_first_line(e)}") from e
+            raise SqlgptError(f"{self.engine.name} failed to prepare '{statement.comment}': {first_line(e)}") from e
 
-    def _run(self, statements: list[Statement], params: list[Any] | None = None) -> Any:
-        """Run `statements`; returns the last one's result (a cursor)."""
+    def _run(self, statements: list[Statement], params: list[Any] | None = None, prepared: int | None = None) -> Any:
+        """Run `statements` with `params`, or, if `prepared` is a position, as prepared
+        statements given that position; returns the last one's result (a cursor)."""
         result = self.cursor
         if result is None:
             raise SqlgptError("this session is closed")
         for statement in statements:
             try:
-                result = self.cursor.execute(statement.sql, params)
+                if prepared is None:
+                    result = self.cursor.execute(statement.sql, params)
+                else:
+                    result = self.engine.dialect.execute_prepared(self.cursor, statement.sql, prepared)
             except self.engine.dialect.errors() as e:
-                raise SqlgptError(f"{self.engine.name} failed on '{statement.comment}': {_first_line(e)}") from e
-        return result
-
-    def _run_prepared(self, statements: list[Statement], position: int) -> Any:
-        result = self.cursor
-        if result is None:
-            raise SqlgptError("this session is closed")
-        for statement in statements:
-            try:
-                result = self.engine.dialect.execute_prepared(self.cursor, statement.sql, position)
-            except self.engine.dialect.errors() as e:
-                raise SqlgptError(f"{self.engine.name} failed on '{statement.comment}': {_first_line(e)}") from e
+                raise SqlgptError(f"{self.engine.name} failed on '{statement.comment}': {first_line(e)}") from e
         return result
 
     def _forward(self, ids: list[int], all_logits: bool) -> np.ndarray:
         first, last = self.n_past, self.n_past + len(ids) - 1
+        start = first if all_logits else last  # the first position whose logits are wanted
         self._run([self.engine.compiler.load_tokens()], [first, ids])
-        self._run_prepared(self.step, first)
-        cursor = self._run_prepared([self.logits_all if all_logits else self.logits_last], first if all_logits else last)
+        self._run(self.step, prepared=first)
+        cursor = self._run([self.logits_all if all_logits else self.logits_last], prepared=start)
         rows = self.engine.dialect.fetch_columns(cursor)
-        start = first if all_logits else last
         logits = np.empty((last - start + 1, self.config.vocab_size), dtype=np.float32)  # [n, V]
         logits[np.asarray(rows["pos"]) - start, np.asarray(rows["j"])] = rows["logit"]
         return logits
@@ -163,15 +156,14 @@ class SqlEngine(Engine):
         # Inspecting writes the step's tables into the database, so it keeps write access.
         self._db = _Database(self.dialect, self.database, writable=inspect)
         try:
-            installed = find_or_install(self._db, self.dialect, checkpoint, progress=progress)
+            self.schema = find_or_install(self._db, self.dialect, checkpoint, progress=progress)
             if not inspect:
                 self._db.make_read_only()
         except BaseException as e:
             self._db.close()  # a failed load must not keep the file locked
             if isinstance(e, self.dialect.errors()):
-                raise SqlgptError(f"{dialect_name} failed while installing the model: {_first_line(e)}") from e
+                raise SqlgptError(f"{dialect_name} failed while installing the model: {first_line(e)}") from e
             raise
-        self.schema = installed.schema
         self.compiler = Compiler(self.config, self.dialect, self.schema, inspect=inspect)
         self.step = self.compiler.step()
 
@@ -186,8 +178,3 @@ class SqlEngine(Engine):
 
     def close(self) -> None:
         self._db.close()
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__

@@ -16,25 +16,16 @@ import json
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ...checkpoint import Checkpoint
 from ...config import GPTConfig
-from ...errors import SqlgptError
+from ...progress import progress_bar
 from .compiler import FORMAT_VERSION, WeightTable, weight_tables
 from .dialects.base import Dialect
 
 CATALOGUE = "sqlgpt_models"
 SCHEMA_NAME = re.compile(r"m_[0-9a-f]{16}")
-
-
-@dataclass(frozen=True)
-class Installed:
-    """Where an installed model's tables are."""
-
-    schema: str
-    config: GPTConfig
 
 
 class Connection(Protocol):
@@ -46,13 +37,13 @@ class Connection(Protocol):
         """The connection, reopened for writing if needed (None if busy and not `required`)."""
 
 
-def find_or_install(db: Connection, dialect: Dialect, checkpoint: Checkpoint, *, progress: bool) -> Installed:
-    """The installed copy of `checkpoint`, installing it first if needed."""
+def find_or_install(db: Connection, dialect: Dialect, checkpoint: Checkpoint, *, progress: bool) -> str:
+    """The schema holding `checkpoint`'s installed copy, installing it first if needed."""
     source_key = checkpoint.source_key()
     rows = _catalogue(db.conn, dialect)
     by_key = [r for r in rows if r["source_key"] == source_key]
     if by_key and _usable(db.conn, dialect, by_key[0], checkpoint.config):
-        return Installed(by_key[0]["schema_name"], checkpoint.config)
+        return by_key[0]["schema_name"]
     # The files moved or were touched, or were never installed: identify them by content.
     fingerprint = checkpoint.fingerprint()
     schema = "m_" + fingerprint[:16]
@@ -62,13 +53,13 @@ def find_or_install(db: Connection, dialect: Dialect, checkpoint: Checkpoint, *,
         if conn is not None:  # remember the files' new identity, so the next open hashes nothing
             conn.execute(f"UPDATE {CATALOGUE} SET source_key = {{0}}, source = {{0}} WHERE schema_name = {{0}}"
                          .format(dialect.placeholder), [source_key, _source(checkpoint), schema])
-        return Installed(schema, checkpoint.config)
+        return schema
     why, replaced = _why_reinstall(checkpoint, fingerprint, rows)
     if why:
         print(f"sqlgpt: reinstalling {checkpoint.name!r}: {why}", file=sys.stderr)
     install(db.make_writable(), dialect, checkpoint, schema, fingerprint, source_key, replaced=replaced,
             progress=progress)
-    return Installed(schema, checkpoint.config)
+    return schema
 
 
 def _source(checkpoint: Checkpoint) -> str:
@@ -114,7 +105,7 @@ def install(conn: Any, dialect: Dialect, checkpoint: Checkpoint, schema: str, fi
     config = checkpoint.config
     tables = weight_tables(config)
     params = checkpoint.params()
-    bar = _progress_bar(sum(t.n_values for t in tables), f"installing {checkpoint.name}", progress)
+    bar = progress_bar(sum(t.n_values for t in tables), f"installing {checkpoint.name}", progress, unit="w")
     dialect.before_install(conn)
     dialect.begin(conn)
     try:
@@ -145,16 +136,3 @@ def _install_table(conn: Any, dialect: Dialect, schema: str, table: WeightTable,
     columns = table.columns(params)
     dialect.create_table(conn, schema, table.name, table.schema)
     dialect.insert_columns(conn, schema, table.name, columns)
-
-
-class _NoBar:
-    def update(self, n: int) -> None: ...
-    def close(self) -> None: ...
-
-
-def _progress_bar(total: int, description: str, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="w", unit_scale=True, desc=description, leave=False)

@@ -77,8 +77,18 @@ class Dialect:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
     def create_table(self, conn: Any, schema: str, table: str, columns: list[tuple[str, str]]) -> None:
-        body = ", ".join(f"{name} {self.sql_type(kind)}" for name, kind in columns)
-        conn.execute(f"CREATE TABLE {schema}.{table} ({body})")
+        conn.execute(f"CREATE TABLE {schema}.{table} ({self.column_list(columns)})")
+
+    def column_list(self, columns: list[tuple[str, str]]) -> str:
+        return ", ".join(f"{name} {self.sql_type(kind)}" for name, kind in columns)
+
+    # -- session tables (each session is a fresh connection, so plain CREATE suffices) ---------
+
+    def temp_table_def(self, name: str, columns: list[tuple[str, str]]) -> str:
+        return f"CREATE TEMP TABLE {name} ({self.column_list(columns)})"
+
+    def temp_table_as(self, name: str, select: str) -> str:
+        return f"CREATE TEMP TABLE {name} AS\n{select}"
 
     def sql_type(self, kind: str) -> str:
         """The column type for a layout kind: 'int', 'float' or 'vector'."""

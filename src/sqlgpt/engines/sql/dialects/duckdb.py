@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ....errors import SqlgptError, first_line
 from .base import Dialect
 
 
@@ -68,13 +69,6 @@ class DuckDBDialect(Dialect):
 
     # -- session tables ------------------------------------------------------------------------
 
-    def temp_table_def(self, name: str, columns: list[tuple[str, str]]) -> str:
-        body = ", ".join(f"{col} {self.sql_type(kind)}" for col, kind in columns)
-        return f"CREATE OR REPLACE TEMP TABLE {name} ({body})"
-
-    def temp_table_as(self, name: str, select: str) -> str:
-        return f"CREATE OR REPLACE TEMP TABLE {name} AS\n{select}"
-
     def param(self, n: int) -> str:
         return f"${n}"
 
@@ -125,30 +119,22 @@ class DuckDBDialect(Dialect):
         processes can read one database at once (DuckDB allows one writer or many readers)."""
         import duckdb
 
-        from ....errors import SqlgptError
-
         read_only = not writable and database != ":memory:" and os.path.exists(database)
         try:
             # One thread: DuckDB splits a scan by row groups of 122,880 rows, and no weight
             # table has that many, so more threads only add scheduling (measured ~10% slower).
             # Concurrent sessions still run side by side, each on its caller's thread.
             return duckdb.connect(database, read_only=read_only, config={"threads": 1})
-        except duckdb.IOException as e:
-            if "lock" in str(e).lower():
-                raise SqlgptError(
-                    f"database {database} is busy: another process has it open (DuckDB allows one writer or "
-                    "many readers); try again when it is done, or use another --database"
-                ) from None
-            raise SqlgptError(f"cannot open database {database}: {_first_line(e)}") from None
-        except duckdb.ConnectionException as e:
-            if "different configuration" in str(e):
-                raise SqlgptError(
-                    f"database {database} is already open in this process for {'reading' if writable else 'writing'}; "
-                    "close that model first (gpt.close())"
-                ) from None
-            raise SqlgptError(f"cannot open database {database}: {_first_line(e)}") from None
         except duckdb.Error as e:
-            raise SqlgptError(f"cannot open database {database}: {_first_line(e)}") from None
+            if isinstance(e, duckdb.IOException) and "lock" in str(e).lower():
+                why = (f"database {database} is busy: another process has it open (DuckDB allows one writer or "
+                       "many readers); try again when it is done, or use another --database")
+            elif isinstance(e, duckdb.ConnectionException) and "different configuration" in str(e):
+                why = (f"database {database} is already open in this process for "
+                       f"{'reading' if writable else 'writing'}; close that model first (gpt.close())")
+            else:
+                why = f"cannot open database {database}: {first_line(e)}"
+            raise SqlgptError(why) from None
 
     def prepare(self, cursor: Any, name: str, sql: str) -> str:
         cursor.execute(f"PREPARE {name} AS {sql}")
@@ -174,8 +160,3 @@ class DuckDBDialect(Dialect):
         import duckdb
 
         return (duckdb.Error,)
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ....errors import SqlgptError
+from ....errors import SqlgptError, first_line
 from .base import Dialect
 
 
@@ -82,13 +82,6 @@ class PostgresDialect(Dialect):
 
     # -- session tables ------------------------------------------------------------------------
 
-    def temp_table_def(self, name: str, columns: list[tuple[str, str]]) -> str:
-        body = ", ".join(f"{col} {self.sql_type(kind)}" for col, kind in columns)
-        return f"CREATE TEMP TABLE {name} ({body})"
-
-    def temp_table_as(self, name: str, select: str) -> str:
-        return f"CREATE TEMP TABLE {name} AS\n{select}"
-
     def load_tokens_sql(self, table: str) -> str:
         return (f"INSERT INTO {table} SELECT CAST(%s AS integer) + CAST(u.i AS integer) - 1, u.t "
                 f"FROM unnest(CAST(%s AS integer[])) WITH ORDINALITY AS u(t, i)")
@@ -112,7 +105,7 @@ class PostgresDialect(Dialect):
         try:
             conn = psycopg.connect(database, autocommit=True)
         except psycopg.Error as e:
-            raise SqlgptError(f"cannot connect to PostgreSQL ({_first_line(e)})") from None
+            raise SqlgptError(f"cannot connect to PostgreSQL ({first_line(e)})") from None
         if conn.info.server_version < 160000:
             version = conn.info.server_version
             conn.close()
@@ -123,7 +116,7 @@ class PostgresDialect(Dialect):
         except psycopg.Error as e:
             conn.close()
             raise SqlgptError(f"the postgres engine needs the pgvector extension, which this server lacks "
-                              f"({_first_line(e)})") from None
+                              f"({first_line(e)})") from None
         return conn
 
     def cursor(self, conn: Any, database: str) -> Any:
@@ -184,9 +177,4 @@ def default_server() -> str:
     try:
         return pgserver.get_server(directory, cleanup_mode="stop").get_uri()
     except Exception as e:  # pgserver reports start-up failures in several ways
-        raise SqlgptError(f"could not start a private PostgreSQL in {directory}: {_first_line(e)}") from None
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
+        raise SqlgptError(f"could not start a private PostgreSQL in {directory}: {first_line(e)}") from None
