@@ -28,12 +28,14 @@ def hf_greedy(model, ids: list[int], n: int) -> list[int]:
     return new[: new.index(eos)] if eos in new else new
 
 
-ENGINES = ["numpy", "duckdb", "postgres"]
+ENGINES = ["numpy", "duckdb", "postgres", "sqlite"]
+# SQLite runs GPT-2 small at ~10 s a token: its 124M check is left to the benchmark.
+ENGINES_AT_124M = ["numpy", "duckdb", "postgres"]
 
 
 def load(directory, engine: str, request):
-    if engine == "duckdb":
-        options = {"database": str(request.getfixturevalue("tmp_path_factory").mktemp(engine) / "models.duckdb")}
+    if engine in ("duckdb", "sqlite"):
+        options = {"database": str(request.getfixturevalue("tmp_path_factory").mktemp(engine) / f"models.{engine}")}
     elif engine == "postgres":
         options = {"dsn": request.getfixturevalue("pg_dsn")}
     else:
@@ -88,7 +90,7 @@ def test_same_seed_same_text_on_every_engine(tiny_dir, request):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("engine", ENGINES_AT_124M)
 def test_gpt2_124m_shape_matches_transformers(engine, gpt2_124m_dir, hf_model, request):
     gpt = load(gpt2_124m_dir, engine, request)
     assert gpt.config == sqlgpt.GPTConfig()  # the 124M shape is GPT-2 small's

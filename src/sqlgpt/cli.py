@@ -1,15 +1,22 @@
-"""The `sqlgpt` command line: next-token tables, streaming generation, tokenizing, scoring.
+"""The `sqlgpt` command line: next-token tables, streaming generation, tokenizing, scoring,
+training a tokenizer, training a model.
 
-Every subcommand takes --model and --engine. Errors are one line on stderr and exit code 2;
---debug shows the traceback instead. This module only parses arguments and prints: the work
-is done by the `GPT` facade.
+Every model subcommand takes --model and --engine. Errors are one line on stderr and exit code
+2; --debug shows the traceback instead. This module only parses arguments and prints: the work
+is done by the `GPT` facade (and `Tokenizer.train`, `sqlgpt.train.model`).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
+import shlex
+import shutil
 import sys
+import tempfile
+import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +27,8 @@ from .errors import SqlgptError
 from .gpt import GPT
 from .engines.sql.engine import INSPECT_SCHEMA
 from .models import DEFAULT_MODEL, open_checkpoint
+from .report import render_text, write_html
+from .train.model import DEFAULT_VOCAB_SIZE, MIN_CHARS, TrainingOptions, TrainingRun, split_text
 
 EXAMPLES = """\
 examples:
@@ -30,8 +39,13 @@ examples:
   sqlgpt choose "The capital of France is" " Paris" " London" " Rome"
   sqlgpt sql | less                                    # the SQL of one forward step
   sqlgpt sql --keep "Hello" -d gpt.duckdb              # ...and keep its tables to query
+  sqlgpt explain "The cat sat on the" -o report.html   # see inside: attention, logit lens...
   sqlgpt score essay.txt --model ./my-gpt2-dir
   echo "some text" | sqlgpt score -
+  sqlgpt train-tokenizer input.txt --vocab-size 4096 --out my-tokenizer
+  sqlgpt train input.txt --out my-gpt                  # train a model (sqlgpt train --help)
+  sqlgpt score input.txt --split val --model my-gpt    # its loss on the held-out last 10%
+  sqlgpt score --table reviews --column body --key id -d data.duckdb   # every row, in the database
 
 models: a Hugging Face hub id (default "gpt2", taken from the local HF cache or downloaded
 once) or a directory with config.json, model.safetensors or pytorch_model.bin, vocab.json
@@ -103,11 +117,141 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run one forward step over PROMPT and keep every intermediate table")
     _common(sql)
 
-    sco = sub.add_parser("score", help="loss and perplexity of a text file",
-                         description="How well the model predicts FILE: mean loss in nats per token, and perplexity.")
-    sco.add_argument("file", help="UTF-8 text file ('-' reads stdin)")
+    sco = sub.add_parser("score", help="loss and perplexity of a text file, or of every row of a table",
+                         description="How well the model predicts FILE: mean loss in nats per token and per "
+                                     "character (which compares models with different tokenizers), and perplexity. "
+                                     "With --table and --column, score the text of every row of a table in the "
+                                     "--database instead, inside that database, into a new table there: "
+                                     "(key, tokens, loss, perplexity) per row.")
+    sco.add_argument("file", nargs="?", help="UTF-8 text file ('-' reads stdin)")
+    sco.add_argument("--table", help="score every row of this table of the --database (SQL engines)")
+    sco.add_argument("--column", help="with --table: the column holding the text")
+    sco.add_argument("--key", help="with --table: a column identifying rows, copied to the results (default: the text)")
+    sco.add_argument("--into", default="sqlgpt_scores", help="with --table: the result table (default sqlgpt_scores)")
+    sco.add_argument("--replace", action="store_true", help="with --table: replace the result table if it exists")
+    sco.add_argument("--split", choices=("all", "train", "val"), default="all",
+                     help="score all of FILE (default), or the part `sqlgpt train` trains on (the first 90%% of "
+                          "its characters) or holds out for validation (the last 10%%)")
     _common(sco)
+
+    ttk = sub.add_parser("train-tokenizer", help="learn a new BPE vocabulary from a text file",
+                         description="Learn a byte-level BPE vocabulary from FILE, the way GPT-2's was made. The text is "
+                                     "split into words with GPT-2's pre-tokenizer; every word starts as its UTF-8 bytes "
+                                     "(the first 256 tokens); then the most frequent pair of adjacent tokens, counted "
+                                     "over all words, is merged into a new token, again and again, until the vocabulary "
+                                     "has N tokens: 256 bytes + N-257 merges + <|endoftext|>. Frequent words end up as "
+                                     "one token, rare ones as several. Writes vocab.json and merges.txt to DIR, which "
+                                     "sqlgpt's Tokenizer.from_directory and Hugging Face tokenizers read.")
+    ttk.add_argument("file", help="UTF-8 text file to learn from ('-' reads stdin)")
+    ttk.add_argument("--vocab-size", type=int, required=True, metavar="N",
+                     help="tokens in the vocabulary, bytes and <|endoftext|> included (at least 257)")
+    ttk.add_argument("--out", required=True, metavar="DIR", help="directory to write vocab.json and merges.txt to")
+    ttk.add_argument("--force", action="store_true",
+                     help="write into DIR even if it is not empty (its vocab.json and merges.txt are replaced)")
+    ttk.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+
+    exp = sub.add_parser("explain", help="look inside the model: attention, logit lens, temperature, embeddings",
+                         description="Show what happens inside the model as it reads PROMPT: its tokens, every head's "
+                                     "attention weights, the logit lens (what it would predict after each layer), the "
+                                     "length of the residual stream, the next token at temperatures 0.5, 1 and 2, and "
+                                     "each token's nearest tokens in the embedding matrix. The engine computes it all "
+                                     "(SQL engines as SQL queries). With -o, write a self-contained HTML report to open "
+                                     "in a browser; without, print a compact text version.")
+    exp.add_argument("prompt", type=_text_argument, help="text to look at ('-' reads stdin; empty means <|endoftext|>)")
+    exp.add_argument("-o", "--output", metavar="FILE", default=None, help="write the HTML report to FILE (e.g. report.html)")
+    exp.add_argument("-k", "--top-k", type=int, default=5, help="candidates in each list (default 5)")
+    exp.add_argument("--keep", action="store_true",
+                     help=f"SQL engines: keep every measurement as tables in the schema {INSPECT_SCHEMA} to query")
+    _common(exp)
+    _add_train_parser(sub)
     return parser
+
+
+TRAIN_DESCRIPTION = """\
+Train a GPT-2-architecture model from scratch on FILE, with PyTorch (pip install
+'sqlgpt[train]'). Each step takes --batch random windows of --context tokens from the
+training text and nudges the weights (AdamW) to predict each next token better. The
+learning rate warms up linearly to --lr, then decays along a cosine to --min-lr. Every
+--eval-every steps the loss on fixed training and validation batches is printed: when
+validation stops improving while training still does, the model is memorising its text
+(more --dropout, a smaller model or fewer steps help). Options left out take the defaults
+below, or with --resume those of the saved run.
+"""
+
+TRAIN_EXAMPLES = """\
+examples:
+  sqlgpt train input.txt --out shakespeare                      # defaults: see above
+  sqlgpt train input.txt --out tiny --layers 2 --embd 64 --steps 300 --eval-every 50
+  sqlgpt train input.txt --out shakespeare --resume             # go on after Ctrl-C
+  sqlgpt train input.txt --out shakespeare --resume --steps 4000   # train longer
+  sqlgpt train essays.txt --out essays --tokenizer shakespeare  # reuse a vocabulary
+  sqlgpt score input.txt --split val --model shakespeare --engine numpy
+  sqlgpt generate "ROMEO:" --model shakespeare -n 100
+
+DIR gets config.json, model.safetensors, vocab.json and merges.txt: a Hugging Face GPT-2
+directory (--model DIR in every sqlgpt command; GPT2LMHeadModel.from_pretrained(DIR) in
+transformers); training_state.pt (optimizer, step, losses: what --resume reads); and
+training.json (the command, settings, loss curve, final losses in nats per token and per
+character, wall time). They are written every --save-every steps and at the end; Ctrl-C
+saves and stops (twice: stops at once). The last 10% of FILE's characters are held out for
+validation, as `sqlgpt score --split val` scores them. Batches and dropout are seeded by
+(--seed, step), so a resumed run follows the loss curve of one that never stopped (on the
+same device and --threads).
+"""
+
+
+def _add_train_parser(sub: argparse._SubParsersAction) -> None:
+    default = TrainingOptions()
+    trn = sub.add_parser(
+        "train", help="train a GPT-2 model on a text file (needs PyTorch)",
+        description=TRAIN_DESCRIPTION,
+        epilog=TRAIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    trn.add_argument("file", help=f"UTF-8 text file to learn from (at least {MIN_CHARS:,} characters)")
+    trn.add_argument("--out", "-o", required=True, metavar="DIR", help="directory for the model and its training files")
+    vocab = trn.add_mutually_exclusive_group()
+    vocab.add_argument("--tokenizer", metavar="DIR",
+                       help="use the vocab.json + merges.txt in DIR (a model's, or sqlgpt train-tokenizer's)")
+    vocab.add_argument("--vocab-size", type=int, metavar="N",
+                       help=f"train a BPE vocabulary of N tokens on the training text (default {DEFAULT_VOCAB_SIZE}: "
+                            "small data wants few tokens, each seen often)")
+    shape = trn.add_argument_group("model shape (about 12 x layers x embd^2 weights, plus vocab x embd)")
+    shape.add_argument("--layers", type=int, metavar="N", help=f"transformer blocks (default {default.layers})")
+    shape.add_argument("--heads", type=int, metavar="N",
+                       help=f"attention heads per block; must divide --embd (default {default.heads})")
+    shape.add_argument("--embd", type=int, metavar="N", help=f"width of every token's vector (default {default.embd})")
+    shape.add_argument("--context", type=int, metavar="N",
+                       help=f"tokens per training window, and the model's context window (default {default.context})")
+    optim = trn.add_argument_group("optimisation")
+    optim.add_argument("--steps", type=int, metavar="N",
+                       help=f"optimizer steps, each on --batch x --context tokens (default {default.steps})")
+    optim.add_argument("--batch", type=int, metavar="N", help=f"windows per step (default {default.batch})")
+    optim.add_argument("--lr", type=float, metavar="X", help=f"peak learning rate (default {default.lr:g})")
+    optim.add_argument("--min-lr", type=float, metavar="X",
+                       help=f"learning rate at the last step (default {default.min_lr:g})")
+    optim.add_argument("--warmup", type=int, metavar="N",
+                       help=f"steps of linear warm-up from 0 to --lr (default {default.warmup})")
+    optim.add_argument("--weight-decay", type=float, metavar="X",
+                       help=f"AdamW weight decay of the weight matrices (default {default.weight_decay:g})")
+    optim.add_argument("--dropout", type=float, metavar="P",
+                       help=f"fraction of activations zeroed in training, against memorising (default {default.dropout:g})")
+    optim.add_argument("--grad-clip", type=float, metavar="X",
+                       help=f"largest gradient norm, taming rare huge steps; 0 = off (default {default.grad_clip:g})")
+    optim.add_argument("--seed", type=int, metavar="N",
+                       help=f"seeds the initial weights, the batches and dropout (default {default.seed})")
+    runs = trn.add_argument_group("evaluation, checkpoints, hardware")
+    runs.add_argument("--eval-every", type=int, metavar="N",
+                      help=f"estimate training and validation loss every N steps (default {default.eval_every})")
+    runs.add_argument("--eval-batches", type=int, metavar="N",
+                      help=f"batches per estimate: more is steadier and slower (default {default.eval_batches})")
+    runs.add_argument("--save-every", type=int, metavar="N", help=f"write a checkpoint every N steps (default {default.save_every})")
+    runs.add_argument("--device", help="torch device: cpu, cuda, mps (default: a GPU if PyTorch has one, else cpu)")
+    runs.add_argument("--threads", type=int, metavar="N", help="CPU threads for PyTorch (default: all cores)")
+    again = trn.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue the run saved in DIR on the same FILE (raise --steps to train longer)")
+    again.add_argument("--force", action="store_true",
+                       help="train into a non-empty DIR, replacing its model and training files")
+    trn.add_argument("--debug", action="store_true", help="show the full traceback on errors")
 
 
 def _version() -> str:
@@ -153,23 +297,49 @@ def cmd_tokenize(args: argparse.Namespace) -> None:
         print(f"{token:>7}  {json.dumps(piece, ensure_ascii=False)}")
 
 
+def _read_text_file(name: str) -> str:
+    """A UTF-8 text file's contents ('-' reads stdin), or a one-line SqlgptError."""
+    if name == "-":
+        return sys.stdin.read()
+    try:
+        return Path(name).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SqlgptError(f"no such file: {name}") from None
+    except UnicodeDecodeError as e:
+        raise SqlgptError(f"{name} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise SqlgptError(f"cannot read {name}: {e.strerror}") from None
+
+
 def cmd_score(args: argparse.Namespace) -> None:
-    if args.file == "-":
-        text = sys.stdin.read()
-    else:
-        path = Path(args.file)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise SqlgptError(f"no such file: {args.file}") from None
-        except UnicodeDecodeError as e:
-            raise SqlgptError(f"{args.file} is not UTF-8 text ({e.reason} at byte {e.start})") from None
-        except OSError as e:
-            raise SqlgptError(f"cannot read {args.file}: {e.strerror}") from None
+    if args.table is not None:
+        return cmd_score_table(args)
+    if args.file is None:
+        raise SqlgptError("give a FILE to score (or --table and --column)")
+    text = _read_text_file(args.file)
+    if args.split != "all":
+        train, val = split_text(text)
+        text = val if args.split == "val" else train
     with _load(args) as gpt:
         result = gpt.score(text, progress=sys.stderr.isatty())
     print(f"tokens      {result.n_tokens}")
+    print(f"characters  {result.n_chars}")
     print(f"loss        {result.loss:.4f} nats/token")
+    print(f"            {result.nats_per_char:.4f} nats/character")
+    print(f"perplexity  {result.perplexity:.3f}")
+
+
+def cmd_score_table(args: argparse.Namespace) -> None:
+    if args.column is None:
+        raise SqlgptError("--table needs --column: the column holding the text")
+    if args.file is not None or args.split != "all":
+        raise SqlgptError("--table scores a table; it takes no FILE or --split")
+    with _load(args) as gpt:
+        result = gpt.score_table(args.table, args.column, key=args.key, into=args.into, replace=args.replace,
+                                 progress=sys.stderr.isatty())
+    print(f"scored {result.rows} rows of {args.table} into {result.table}")
+    print(f"tokens      {result.n_tokens}")
+    print(f"loss        {result.loss:.4f} nats/token over all rows")
     print(f"perplexity  {result.perplexity:.3f}")
 
 
@@ -210,11 +380,90 @@ def cmd_sql(args: argparse.Namespace) -> None:
                 print(f"--   {name}")
 
 
-COMMANDS = {"next": cmd_next, "generate": cmd_generate, "tokenize": cmd_tokenize, "score": cmd_score, "sql": cmd_sql, "choose": cmd_choose}
+def cmd_explain(args: argparse.Namespace) -> None:
+    with _load(args) as gpt:
+        explanation = gpt.explain(args.prompt, top_k=args.top_k, keep=args.keep)
+    if args.output is None:
+        print(render_text(explanation))
+        return
+    try:
+        path = write_html(explanation, args.output)
+    except OSError as e:
+        raise SqlgptError(f"cannot write {args.output}: {e.strerror}") from None
+    print(f"wrote {path}: open it in a browser")
+    if explanation.tables:
+        print(f"kept {len(explanation.tables)} tables in {gpt.engine.database}: {', '.join(explanation.tables)}")
+
+
+def cmd_train_tokenizer(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise SqlgptError(f"--out {out} is a file, not a directory")
+    if out.is_dir() and any(out.iterdir()) and not args.force:
+        raise SqlgptError(f"--out {out} is not empty; pass --force to replace its vocab.json and merges.txt")
+    text = _read_text_file(args.file)
+    start = time.perf_counter()
+    tokenizer = Tokenizer.train(text, args.vocab_size, progress=sys.stderr.isatty())
+    seconds = time.perf_counter() - start
+    _save_atomically(tokenizer, out)
+    merges = tokenizer.vocab_size - 256 - len(tokenizer.special_tokens)
+    print(f"trained {tokenizer.vocab_size} tokens ({merges} merges) in {seconds:.1f} s: {out}")
+
+
+def _save_atomically(tokenizer: Tokenizer, out: Path) -> None:
+    """Save into a fresh directory beside `out`, then move it into place, so that an error or
+    Ctrl-C leaves no half-written file behind."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as e:
+        raise SqlgptError(f"cannot write to {out.parent}: {e.strerror}") from None
+    try:
+        # A subdirectory, because mkdtemp's is private (0700) and `out` should get the usual mode.
+        saved = staging / "tokenizer"
+        tokenizer.save(saved)
+        if out.is_dir() and any(out.iterdir()):  # --force: replace just our files, each whole
+            for name in ("vocab.json", "merges.txt"):
+                os.replace(saved / name, out / name)
+        else:  # missing or empty: the whole directory in one step
+            os.replace(saved, out)
+    except OSError as e:
+        raise SqlgptError(f"cannot write the tokenizer to {out}: {e.strerror}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    given = {field.name: getattr(args, field.name) for field in dataclasses.fields(TrainingOptions)
+             if getattr(args, field.name) is not None}
+    command = shlex.join(["sqlgpt", *args.argv])
+    if args.resume:
+        run = TrainingRun.resume(args.file, args.out, given, tokenizer_dir=args.tokenizer,
+                                 vocab_size=args.vocab_size, command=command)
+    else:
+        run = TrainingRun.create(args.file, args.out, TrainingOptions(**given), tokenizer_dir=args.tokenizer,
+                                 vocab_size=args.vocab_size, force=args.force, command=command)
+    result = run.train()
+    if result.interrupted:
+        print(f"sqlgpt: saved step {result.steps} to {args.out}; go on with: "
+              f"{shlex.join(['sqlgpt', 'train', args.file, '--out', args.out, '--resume'])}", file=sys.stderr)
+        raise KeyboardInterrupt
+    record, val = result.record, result.record["val_loss"]
+    wall = time.strftime("%H:%M:%S", time.gmtime(record["wall_time_s"]))
+    print(f"trained     {record['steps']} steps, {record['tokens_seen']:,} tokens in {wall} "
+          f"({record['tokens_per_s']:,.0f} tokens/s)")
+    print(f"validation  {val['nats_per_token']:.4f} nats/token, {val['nats_per_char']:.4f} nats/character")
+    print(f"model       {args.out} (details in {Path(args.out) / 'training.json'})")
+    print(f"try         {shlex.join(['sqlgpt', 'generate', 'Once upon a time', '--model', args.out])}")
+
+
+COMMANDS = {"next": cmd_next, "generate": cmd_generate, "tokenize": cmd_tokenize, "score": cmd_score, "sql": cmd_sql, "choose": cmd_choose, "explain": cmd_explain,
+            "train-tokenizer": cmd_train_tokenizer, "train": cmd_train}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # `sqlgpt train` records its command line
     try:
         COMMANDS[args.command](args)
     except SqlgptError as e:

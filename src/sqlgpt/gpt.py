@@ -16,9 +16,11 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from .batch import TableScore, score_table
 from .config import GPTConfig
 from .engines.base import Engine, Session
 from .errors import SqlgptError
+from .explain import TEMPERATURES, Explanation
 from .progress import progress_bar
 from .sampling import SamplingParams, probabilities, sample
 from .tokenizer import Tokenizer
@@ -26,11 +28,23 @@ from .tokenizer import Tokenizer
 
 @dataclasses.dataclass(frozen=True)
 class Score:
-    """How well the model predicts a text: mean negative log-likelihood per token."""
+    """How well the model predicts a text: mean negative log-likelihood per token, and per
+    character, which unlike per token compares models with different tokenizers."""
 
     loss: float  # nats per token
     perplexity: float  # exp(loss)
     n_tokens: int  # tokens predicted
+    n_chars: int = 0  # characters of the scored text
+
+    @property
+    def total_nats(self) -> float:
+        """Negative log-likelihood of the whole text."""
+        return self.loss * self.n_tokens
+
+    @property
+    def nats_per_char(self) -> float:
+        """Total nats / characters of the text (NaN if the character count is unknown)."""
+        return self.total_nats / self.n_chars if self.n_chars else math.nan
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +107,25 @@ class GPT:
         probs = probabilities(logits[: self.tokenizer.vocab_size], params.temperature)
         top = np.argsort(-probs, kind="stable")[:k]
         return [(self.tokenizer.decode([int(i)]), float(probs[i])) for i in top]
+
+    def explain(self, prompt: str, *, top_k: int = 5, keep: bool = False) -> Explanation:
+        """A look inside the model reading `prompt`: attention weights, residual stream norms,
+        the logit lens, the next token at temperatures 0.5, 1 and 2, and each token's nearest
+        neighbours in the embedding matrix, each with its `top_k` best candidates.
+
+        The engine in use computes it all (SQL engines in SQL). With `keep` (SQL engines only),
+        the numbers stay in the database's schema sqlgpt_inspect for querying: norms, lens,
+        next_token and neighbours (see sqlgpt/engines/sql/explain.py), beside the forward
+        pass's own tables tokens, x0..xL, final, cache{l}, vt{l} and attn{l}(pos, hd, kpos, p);
+        `Explanation.tables` names them.
+        """
+        if not (isinstance(top_k, int) and top_k >= 1):
+            raise SqlgptError(f"top_k must be an integer >= 1, got {top_k!r}")
+        ids = self.encode_prompt(prompt)
+        vocab = self.tokenizer.vocab_size
+        inspection = self.engine.explain(ids, top_k=min(top_k, vocab - 1), vocab_size=vocab,
+                                         temperatures=TEMPERATURES, keep=keep)
+        return Explanation.build(self.tokenizer, ids, inspection, model=self.name, engine=self.engine.name, prompt=prompt)
 
     # -- generation --------------------------------------------------------------------------
 
@@ -206,6 +239,12 @@ class GPT:
         half a window), each token predicted once with as much context as fits, as in
         transformers' perplexity guide.
         """
+        with self.engine.session() as session:
+            return self.score_on(session, text, progress)
+
+    def score_on(self, session: Session, text: str, progress: bool = False) -> Score:
+        """`score`, on a session the caller holds (reset before each window), so that many
+        texts can be scored without setting up a session for each."""
         if not isinstance(text, str) or not text:
             raise SqlgptError("nothing to score: the text is empty")
         ids = [self._eot_id()] + self.tokenizer.encode(text)
@@ -217,20 +256,29 @@ class GPT:
             chunk = ids[start : start + window]
             if len(chunk) < 2 or start + len(chunk) <= counted:
                 break
-            logits = self.logits(chunk).astype(np.float64)  # [n, V]
-            logprobs = logits - logits.max(-1, keepdims=True)
-            logprobs -= np.log(np.exp(logprobs).sum(-1, keepdims=True))  # [n, V]
             first_new = counted - start  # targets before this were scored by an earlier window
-            targets = np.array(chunk[first_new:])
-            total -= logprobs[np.arange(first_new - 1, len(chunk) - 1), targets].sum()
-            bar.update(len(targets))
+            session.reset()
+            total += session.forward_nll(chunk, first_new)
+            bar.update(len(chunk) - first_new)
             counted = start + len(chunk)
             if counted >= len(ids):
                 break
         bar.close()
         n = len(ids) - 1
         loss = total / n
-        return Score(loss=float(loss), perplexity=float(math.exp(loss)), n_tokens=n)
+        return Score(loss=float(loss), perplexity=float(math.exp(loss)), n_tokens=n, n_chars=len(text))
+
+    def score_table(self, table: str, column: str, *, key: str | None = None, into: str = "sqlgpt_scores",
+                    replace: bool = False, progress: bool | None = None) -> TableScore:
+        """Score the text in `column` of every row of `table`, inside the engine's database,
+        into a new table `into` there: (key, tokens, loss, perplexity), one row per row.
+
+        Each row's loss is what `score` gives for its text. `key` names a column identifying
+        rows (default: the text column itself). An existing `into` is an error unless
+        `replace`. Needs a SQL engine; the table must be in the database it was loaded with.
+        """
+        return score_table(self, table, column, key=key, into=into, replace=replace,
+                           progress=self.progress if progress is None else progress)
 
     def choose(self, question: str, options: Sequence[str]) -> Choice:
         """The option the model finds most probable after `question`, as multiple-choice

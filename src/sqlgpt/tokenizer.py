@@ -12,10 +12,12 @@ What it does:
 - Special tokens such as `<|endoftext|>` are recognised only where the caller allows them;
   otherwise they are encoded as ordinary text.
 - Caches the ids of each distinct pre-token, so long natural text encodes at several MB/s.
+- Trains a new vocabulary from text (`Tokenizer.train`, the algorithm is in `sqlgpt.train.bpe`)
+  and writes any vocabulary as `vocab.json` + `merges.txt` (`save`).
 
 What it does not do:
-- Train vocabularies (yet), normalise Unicode, add prefix spaces, or handle any tokenizer
-  other than byte-level BPE. No dependency on tiktoken or Hugging Face tokenizers.
+- Normalise Unicode, add prefix spaces, or handle any tokenizer other than byte-level BPE.
+  No dependency on tiktoken or Hugging Face tokenizers.
 - Pin a Unicode version: `\p{L}` and `\p{N}` follow the installed `regex` package, so a
   character assigned only in a newer Unicode than another tokenizer's tables (say one from
   Unicode 17 against tiktoken 0.14's Unicode 16) may be split differently there.
@@ -26,7 +28,7 @@ from __future__ import annotations
 import base64
 import heapq
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import regex
@@ -70,6 +72,11 @@ def _unicode_to_bytes(piece: str) -> bytes:
         return bytes(map(_UNICODE_TO_BYTE.__getitem__, piece))
     except KeyError:
         raise ValueError(f"{piece!r} has a character outside GPT-2's byte alphabet") from None
+
+
+def _to_piece(data: bytes) -> str:
+    """Bytes in GPT-2's printable byte-level form, as vocab.json and merges.txt write them."""
+    return "".join(map(_BYTE_TO_UNICODE.__getitem__, data))
 
 
 def _compile_pattern(pattern: str) -> regex.Pattern[str]:
@@ -251,6 +258,66 @@ class Tokenizer:
         except SqlgptError as e:
             raise SqlgptError(f"{path}: {e}") from None
 
+    @classmethod
+    def train(
+        cls,
+        text: str,
+        vocab_size: int,
+        special_tokens: Sequence[str] = (ENDOFTEXT,),
+        *,
+        progress: bool = False,
+    ) -> Tokenizer:
+        """Train a new byte-level BPE vocabulary of exactly `vocab_size` tokens on `text`.
+
+        The 256 bytes take ids 0..255 (in GPT-2's order), the merges the next ids in the order
+        they were learnt, and `special_tokens` the last ids; GPT-2's pre-tokenizer splits the
+        text. See `sqlgpt.train.bpe` for the algorithm and its tie-breaking. `progress` shows a
+        bar on stderr. Raises SqlgptError for empty text, bad special tokens, or a
+        `vocab_size` below 256 + the specials or above what the text allows.
+        """
+        from .train.bpe import train_bpe  # the training code imports this module
+
+        trained = train_bpe(text, vocab_size, special_tokens, progress=progress)
+        ranks: dict[bytes, int] = {}
+        for left, right in trained.merges:
+            # As in from_files: a token made by two merges keeps the earlier one's rank.
+            ranks.setdefault(left + right, len(ranks))
+        return cls(ranks, special_tokens=trained.special_tokens, token_ids=trained.token_ids)
+
+    def save(self, directory: str | Path) -> None:
+        """Write Hugging Face `vocab.json` + `merges.txt` into `directory` (created if missing;
+        existing files are overwritten), which `from_directory` reads back.
+
+        The ranks do not say which pair each token was merged from, so merges.txt gives the two
+        parts that BPE reaches on the token's bytes with only the merges ranked before it (how
+        tiktoken vocabularies are converted to Hugging Face's format). Special tokens are
+        written in byte-level form like the others ("<|endoftext|>" is unchanged). The
+        pre-tokenizer pattern is not saved: `from_directory` assumes GPT-2's unless told.
+        """
+        directory = Path(directory)
+        vocab = dict(self._encoder)
+        for special, token_id in self._special.items():
+            if vocab.setdefault(special.encode("utf-8"), token_id) != token_id:
+                raise SqlgptError(
+                    f"special token {special!r} is also an ordinary token: vocab.json cannot "
+                    "hold both"
+                )
+        by_rank = sorted((rank, token) for token, rank in self._ranks.items() if len(token) > 1)
+        merges = "".join(
+            f"{_to_piece(left)} {_to_piece(right)}\n"
+            for left, right in (self._pair_of(token, rank) for rank, token in by_rank)
+        )
+        ordered = sorted(vocab.items(), key=lambda item: item[1])
+        vocab_json = json.dumps({_to_piece(t): i for t, i in ordered}, ensure_ascii=False)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / "vocab.json").write_text(vocab_json, encoding="utf-8")
+            (directory / "merges.txt").write_text("#version: 0.2\n" + merges, encoding="utf-8")
+        except OSError as e:
+            raise SqlgptError(
+                f"cannot write the tokenizer to {directory}: {e.strerror or e}"
+            ) from None
+
     @property
     def vocab_size(self) -> int:
         """One more than the largest token id (the rows an embedding table needs)."""
@@ -325,6 +392,26 @@ class Tokenizer:
         if token_id in self._special.values():
             return data.decode("utf-8")
         return "".join(_BYTE_TO_UNICODE[b] for b in data)
+
+    def _pair_of(self, token: bytes, rank: int) -> tuple[bytes, bytes]:
+        """The two tokens merged into `token`: BPE on its bytes using only lower ranks."""
+        parts = [token[i : i + 1] for i in range(len(token))]
+        while len(parts) > 2:
+            candidates = [
+                (r, i)
+                for i in range(len(parts) - 1)
+                if (r := self._ranks.get(parts[i] + parts[i + 1], rank)) < rank
+            ]
+            if not candidates:
+                break
+            _, i = min(candidates)
+            parts[i : i + 2] = [parts[i] + parts[i + 1]]
+        if len(parts) != 2:
+            raise SqlgptError(
+                f"token {_to_piece(token)!r} is not a merge of two lower-ranked tokens, so "
+                "merges.txt cannot express it"
+            )
+        return parts[0], parts[1]
 
     def _encode_ordinary(self, text: str) -> list[int]:
         ids: list[int] = []

@@ -13,7 +13,7 @@ from ..checkpoint import Checkpoint
 from ..errors import SqlgptError
 from .base import Engine, Session
 
-ENGINES = ("duckdb", "numpy", "postgres")
+ENGINES = ("duckdb", "numpy", "postgres", "sqlite")
 DEFAULT_ENGINE = "duckdb"
 
 
@@ -25,7 +25,7 @@ def create_engine(name: str, checkpoint: Checkpoint, **options: Any) -> Engine:
         from .numpy import NumpyEngine
 
         return NumpyEngine(checkpoint.config, dict(checkpoint.params()))
-    if name in ("duckdb", "postgres"):
+    if name in ("duckdb", "postgres", "sqlite"):
         from .sql.engine import SqlEngine
 
         if name == "postgres" and "dsn" in options:

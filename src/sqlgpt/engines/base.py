@@ -10,6 +10,7 @@ the same seed.
 from __future__ import annotations
 
 import abc
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -32,6 +33,41 @@ class Session(abc.ABC):
         Shape (len(ids), vocab_size) when `all_logits`, else (1, vocab_size) for the last
         position only (what generation needs; SQL engines skip the other unembeddings).
         """
+        ids = self._validate(ids)
+        logits = self._forward(ids, all_logits)
+        self.n_past += len(ids)
+        return logits
+
+    def forward_nll(self, ids: Sequence[int], first_target: int) -> float:
+        """Append `ids` like `forward` and return the negative log-likelihood, in nats, of
+        ids[first_target:], each token predicted from the position before it (so
+        1 <= first_target < len(ids)). SQL engines compute it in the database."""
+        ids = self._validate(ids)
+        if not 1 <= first_target < len(ids):
+            raise SqlgptError(f"first_target must be in 1..{len(ids) - 1}, got {first_target}")
+        nll = self._nll(ids, first_target)
+        self.n_past += len(ids)
+        return nll
+
+    def _nll(self, ids: list[int], first_target: int) -> float:
+        logits = self._forward(ids, True)[first_target - 1 : -1].astype(np.float64)  # [n, V]
+        logits -= logits.max(-1, keepdims=True)
+        logprobs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))  # [n, V]
+        targets = np.asarray(ids[first_target:])  # [n]
+        return float(-logprobs[np.arange(len(targets)), targets].sum())
+
+    def reset(self) -> None:
+        """Forget the sequence (empty the KV cache) and start a new one on this session."""
+        if self.closed:
+            raise SqlgptError("this session is closed")
+        self._reset()
+        self.n_past = 0
+
+    @abc.abstractmethod
+    def _reset(self) -> None:
+        """Empty the KV cache."""
+
+    def _validate(self, ids: Sequence[int]) -> list[int]:
         if self.closed:
             raise SqlgptError("this session is closed")
         ids = [int(i) for i in ids]
@@ -45,9 +81,7 @@ class Session(abc.ABC):
         bad = [i for i in ids if not 0 <= i < self.config.vocab_size]
         if bad:
             raise SqlgptError(f"token id {bad[0]} is outside the vocabulary (0..{self.config.vocab_size - 1})")
-        logits = self._forward(ids, all_logits)
-        self.n_past += len(ids)
-        return logits
+        return ids
 
     @abc.abstractmethod
     def _forward(self, ids: list[int], all_logits: bool) -> np.ndarray:
@@ -64,6 +98,29 @@ class Session(abc.ABC):
         self.close()
 
 
+@dataclasses.dataclass(frozen=True)
+class Inspection:
+    """What an engine measured inside one forward pass over a prompt, as token ids and numbers.
+
+    Shapes: L = layers, H = heads, T = prompt tokens, k = candidates, n = temperatures.
+    Residual stream l is x_l: l = 0 is the embeddings, l >= 1 the output of block l. The
+    logit lens reads streams 1..L through the final layer norm and the unembedding, so its
+    last layer is the model's own prediction. Candidates are ranked most likely (or most
+    similar) first, ties by the smaller token id.
+    """
+
+    attention: np.ndarray  # [L, H, T, T] softmax weights of query row i over key column j; 0 where j > i
+    norms: np.ndarray  # [L+1, T] Euclidean length of residual stream l at each position
+    lens_tokens: np.ndarray  # [L, T, k] int: the top tokens the lens reads from stream l+1
+    lens_probs: np.ndarray  # [L, T, k] their probabilities
+    temperatures: tuple[float, ...]  # [n]
+    next_tokens: np.ndarray  # [n, k] int: the top next tokens after the prompt at each temperature
+    next_probs: np.ndarray  # [n, k] their probabilities, softmax(logits / temperature)
+    neighbour_tokens: np.ndarray  # [T, k] int: each prompt token's nearest other tokens in wte
+    neighbour_similarity: np.ndarray  # [T, k] their cosine similarity
+    tables: tuple[str, ...] = ()  # the database tables holding all this, when kept
+
+
 class Engine(abc.ABC):
     """A model made ready to run: weights loaded or installed."""
 
@@ -78,6 +135,16 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def session(self) -> Session:
         """A new, empty sequence."""
+
+    @abc.abstractmethod
+    def explain(self, ids: Sequence[int], *, top_k: int, vocab_size: int, temperatures: Sequence[float],
+                keep: bool = False) -> Inspection:
+        """Run `ids` (already validated, non-empty) through the model and measure its insides.
+
+        Only tokens below `vocab_size` (the tokenizer's, which may be smaller than the
+        model's padded embedding table) are candidates; `top_k` must be below it. With `keep`,
+        a SQL engine leaves the measurements as tables in its database; other engines refuse.
+        """
 
     def close(self) -> None:
         """Release the engine's resources (connections, files)."""

@@ -144,6 +144,14 @@ class Compiler:
                     f"attn{l}", [("pos", "int"), ("hd", "int"), ("kpos", "int"), ("p", "float")])))
         return out
 
+    def reset(self) -> list[Statement]:
+        """Empty the session's tables, for a new sequence on the same session."""
+        d, L = self.d, self.config.n_layer
+        tables = ["tokens", *(f"x{l}" for l in range(L + 1)), "final", *(f"cache{l}" for l in range(L))]
+        tables += [f"attn{l}" for l in range(L)] if self.inspect else []
+        out = [Statement(f"empty {name}", f"DELETE FROM {name}") for name in tables]
+        return out + [Statement(f"empty vt{l}", f"UPDATE vt{l} SET vals = {d.empty_growing_vector()}") for l in range(L)]
+
     def load_tokens(self) -> Statement:
         """Append the step's tokens; parameters: the first new position, then the ids."""
         return Statement("the new tokens, from bound parameters", self.d.load_tokens_sql("tokens"))

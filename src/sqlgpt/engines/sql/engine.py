@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +19,19 @@ import numpy as np
 
 from ...checkpoint import Checkpoint
 from ...errors import SqlgptError, first_line
-from ..base import Engine, Session
+from ..base import Engine, Inspection, Session
 from .compiler import Compiler, Statement
 from .dialects import Dialect, get_dialect
+from .explain import measure
 from .install import find_or_install
+from .wide import WideCompiler
 
 
 INSPECT_SCHEMA = "sqlgpt_inspect"
 
 
 def default_database(dialect_name: str) -> str:
-    """The database used when none is given: a file (DuckDB) or a private server (PostgreSQL)
+    """The database used when none is given: a file (DuckDB, SQLite) or a private server (PostgreSQL)
     under the user's cache directory."""
     import platformdirs
 
@@ -39,19 +42,34 @@ def default_database(dialect_name: str) -> str:
 
     directory = Path(platformdirs.user_cache_dir("sqlgpt"))
     directory.mkdir(parents=True, exist_ok=True)
-    return str(directory / "models.duckdb")
+    return str(directory / ("models.sqlite" if dialect_name == "sqlite" else "models.duckdb"))
+
+
+def nll_statement(compiler: Compiler | WideCompiler, dialect: Dialect) -> Statement:
+    """The negative log-likelihood (nats) of the tokens after position $1, each predicted by
+    the logits of the position before it: log-sum-exp minus the target's logit, summed."""
+    m = dialect.materialized
+    return Statement("the loss: how surprised the model is by each next token, summed", f"""WITH
+  l AS {m}({compiler.logits(last_only=False).sql}),
+  peak AS {m}(SELECT pos, max(logit) AS top FROM l GROUP BY pos),
+  lse AS {m}(SELECT l.pos, ln(sum(exp(l.logit - p.top))) + p.top AS z FROM l JOIN peak p ON p.pos = l.pos GROUP BY l.pos, p.top)
+SELECT sum(s.z - l.logit) AS nll FROM lse s JOIN tokens t ON t.pos = s.pos + 1 JOIN l ON l.pos = s.pos AND l.j = t.token""")
 
 
 class SqlSession(Session):
-    def __init__(self, engine: "SqlEngine") -> None:
+    def __init__(self, engine: "SqlEngine", inspect: bool = False) -> None:
         super().__init__(engine.config)
         self.engine = engine
         self.cursor = engine.dialect.cursor(engine.conn, engine.database)
-        self._run(engine.compiler.session_tables())
+        # `inspect` records attention weights in this session even if the engine does not.
+        compiler = type(engine.compiler)(engine.config, engine.dialect, engine.schema, inspect=True) if inspect else engine.compiler
+        self._run(compiler.session_tables())
         # Planning a layer's statement costs milliseconds; prepare each once per session.
-        self.step = [self._prepare(f"step{i}", st) for i, st in enumerate(engine.step)]
+        step = compiler.step() if inspect else engine.step
+        self.step = [self._prepare(f"step{i}", st) for i, st in enumerate(step)]
         self.logits_all = self._prepare("logits_all", engine.compiler.logits(last_only=False))
         self.logits_last = self._prepare("logits_last", engine.compiler.logits(last_only=True))
+        self.nll = self._prepare("nll", nll_statement(engine.compiler, engine.dialect))
 
     def _prepare(self, name: str, statement: Statement) -> Statement:
         """The statement with its SQL replaced by the dialect's handle for the prepared form."""
@@ -69,7 +87,7 @@ class SqlSession(Session):
         for statement in statements:
             try:
                 if prepared is None:
-                    result = self.cursor.execute(statement.sql, params)
+                    result = self.cursor.execute(statement.sql, *([] if params is None else [params]))
                 else:
                     result = self.engine.dialect.execute_prepared(self.cursor, statement.sql, prepared)
             except self.engine.dialect.errors() as e:
@@ -79,7 +97,7 @@ class SqlSession(Session):
     def _forward(self, ids: list[int], all_logits: bool) -> np.ndarray:
         first, last = self.n_past, self.n_past + len(ids) - 1
         start = first if all_logits else last  # the first position whose logits are wanted
-        self._run([self.engine.compiler.load_tokens()], [first, ids])
+        self._run([self.engine.compiler.load_tokens()], self.engine.dialect.token_params(first, ids))
         self._run(self.step, prepared=first)
         cursor = self._run([self.logits_all if all_logits else self.logits_last], prepared=start)
         rows = self.engine.dialect.fetch_columns(cursor)
@@ -87,15 +105,26 @@ class SqlSession(Session):
         logits[np.asarray(rows["pos"]) - start, np.asarray(rows["j"])] = rows["logit"]
         return logits
 
+    def _reset(self) -> None:
+        self._run(self.engine.compiler.reset())
+
+    def _nll(self, ids: list[int], first_target: int) -> float:
+        first = self.n_past
+        self._run([self.engine.compiler.load_tokens()], self.engine.dialect.token_params(first, ids))
+        self._run(self.step, prepared=first)
+        (nll,) = self._run([self.nll], prepared=first + first_target - 1).fetchone()
+        return float(nll)
+
     def keep(self, schema: str = INSPECT_SCHEMA) -> list[str]:
         """Copy this session's tables (tokens, residual streams, KV cache, attention weights
         if inspecting) into `schema` as ordinary tables that outlive it. Returns their names."""
         names = self.engine.dialect.temp_table_names(self._run([]))
-        self._run([Statement("a schema for the kept tables", f"CREATE SCHEMA IF NOT EXISTS {schema}")])
-        for name in names:
-            self._run([Statement(f"keep {name}", sql) for sql in
-                       self.engine.dialect.replace_table_as(f"{schema}.{name}", f"SELECT * FROM {name}")])
-        return [f"{schema}.{name}" for name in names]
+        dialect = self.engine.dialect
+        self._run([Statement("a schema for the kept tables", dialect.create_schema_if_missing(schema))])
+        kept = [dialect.qualify(schema, name) for name in names]
+        for name, copy in zip(names, kept):
+            self._run([Statement(f"keep {name}", sql) for sql in dialect.replace_table_as(copy, f"SELECT * FROM {name}")])
+        return kept
 
     def close(self) -> None:
         super().close()
@@ -164,17 +193,39 @@ class SqlEngine(Engine):
             if isinstance(e, self.dialect.errors()):
                 raise SqlgptError(f"{dialect_name} failed while installing the model: {first_line(e)}") from e
             raise
-        self.compiler = Compiler(self.config, self.dialect, self.schema, inspect=inspect)
+        compiler = WideCompiler if self.dialect.layout == "wide" else Compiler
+        self.compiler = compiler(self.config, self.dialect, self.schema, inspect=inspect)
         self.step = self.compiler.step()
 
     @property
     def conn(self) -> Any:
         return self._db.conn
 
+    def writable_connection(self) -> Any:
+        """The engine's connection, reopened for writing if it was read-only (before sessions)."""
+        return self._db.make_writable()
+
     def session(self) -> SqlSession:
         if self._db.conn is None:
             raise SqlgptError("this model has been closed")
         return SqlSession(self)
+
+    def explain(self, ids: Sequence[int], *, top_k: int, vocab_size: int, temperatures: Sequence[float],
+                keep: bool = False) -> Inspection:
+        """Measured in SQL by `explain.py`; with `keep`, its tables (listed there) and the
+        session's stay in the schema sqlgpt_inspect, to query afterwards."""
+        if self._db.conn is None:
+            raise SqlgptError("this model has been closed")
+        if self.dialect.layout != "vector":  # its queries are written with the vector primitives
+            raise SqlgptError(f"explain is not available on the {self.name} engine yet; use duckdb, postgres or numpy")
+        if keep:
+            self._db.make_writable()  # keeping writes tables into the database
+        try:
+            with SqlSession(self, inspect=True) as session:
+                return measure(session, ids, top_k=top_k, vocab_size=vocab_size, temperatures=temperatures, keep=keep)
+        finally:
+            if keep and not self.compiler.inspect:
+                self._db.make_read_only()
 
     def close(self) -> None:
         self._db.close()

@@ -15,16 +15,24 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from ...checkpoint import Checkpoint
 from ...config import GPTConfig
 from ...progress import progress_bar
-from .compiler import FORMAT_VERSION, WeightTable, weight_tables
+from . import compiler, wide
+from .compiler import WeightTable
 from .dialects.base import Dialect
 
 CATALOGUE = "sqlgpt_models"
+
+
+def layout(dialect: Dialect) -> tuple[int, Callable[[GPTConfig], list[WeightTable]]]:
+    """The format version and weight tables of the dialect's layout (vectors or columns)."""
+    module = wide if dialect.layout == "wide" else compiler
+    return module.FORMAT_VERSION, module.weight_tables
+
 SCHEMA_NAME = re.compile(r"m_[0-9a-f]{16}")
 
 
@@ -54,7 +62,7 @@ def find_or_install(db: Connection, dialect: Dialect, checkpoint: Checkpoint, *,
             conn.execute(f"UPDATE {CATALOGUE} SET source_key = {{0}}, source = {{0}} WHERE schema_name = {{0}}"
                          .format(dialect.placeholder), [source_key, _source(checkpoint), schema])
         return schema
-    why, replaced = _why_reinstall(checkpoint, fingerprint, rows)
+    why, replaced = _why_reinstall(checkpoint, fingerprint, rows, layout(dialect)[0])
     if why:
         print(f"sqlgpt: reinstalling {checkpoint.name!r}: {why}", file=sys.stderr)
     install(db.make_writable(), dialect, checkpoint, schema, fingerprint, source_key, replaced=replaced,
@@ -79,17 +87,19 @@ def _catalogue(conn: Any, dialect: Dialect) -> list[dict[str, Any]]:
 
 
 def _usable(conn: Any, dialect: Dialect, row: dict[str, Any], config: GPTConfig) -> bool:
-    if row["format_version"] != FORMAT_VERSION or json.loads(row["config"]) != config.to_hf():
+    format_version, weight_tables = layout(dialect)
+    if row["format_version"] != format_version or json.loads(row["config"]) != config.to_hf():
         return False
     return all(dialect.row_count(conn, row["schema_name"], t.name) == t.n_rows for t in weight_tables(config))
 
 
-def _why_reinstall(checkpoint: Checkpoint, fingerprint: str, rows: list[dict[str, Any]]) -> tuple[str | None, list[str]]:
+def _why_reinstall(checkpoint: Checkpoint, fingerprint: str, rows: list[dict[str, Any]],
+                   format_version: int) -> tuple[str | None, list[str]]:
     """Why an existing install of these files is not reused, and the schemas to replace."""
     for row in rows:
         if row["fingerprint"] == fingerprint:
-            if row["format_version"] != FORMAT_VERSION:
-                return (f"it was installed in another table format ({row['format_version']}, now {FORMAT_VERSION})",
+            if row["format_version"] != format_version:
+                return (f"it was installed in another table format ({row['format_version']}, now {format_version})",
                         [row["schema_name"]])
             return "its tables are incomplete (an interrupted or damaged install)", [row["schema_name"]]
     older = [r["schema_name"] for r in rows if r["source"] == _source(checkpoint)]
@@ -103,6 +113,7 @@ def install(conn: Any, dialect: Dialect, checkpoint: Checkpoint, schema: str, fi
     """Create `schema` with every weight table and its catalogue row, in one transaction,
     dropping the `replaced` schemas (older installs of the same files) in the same one."""
     config = checkpoint.config
+    format_version, weight_tables = layout(dialect)
     tables = weight_tables(config)
     params = checkpoint.params()
     bar = progress_bar(sum(t.n_values for t in tables), f"installing {checkpoint.name}", progress, unit="w")
@@ -113,7 +124,7 @@ def install(conn: Any, dialect: Dialect, checkpoint: Checkpoint, schema: str, fi
         for old in {schema, *replaced}:
             conn.execute(f"DELETE FROM {CATALOGUE} WHERE schema_name = {dialect.placeholder}", [old])
             dialect.drop_schema(conn, old)
-        conn.execute(f"CREATE SCHEMA {schema}")
+        dialect.create_schema(conn, schema)
         for table in tables:
             _install_table(conn, dialect, schema, table, params)  # reads just this table's weights
             bar.update(table.n_values)
@@ -121,7 +132,7 @@ def install(conn: Any, dialect: Dialect, checkpoint: Checkpoint, schema: str, fi
             f"INSERT INTO {CATALOGUE} (schema_name, model, source, source_key, fingerprint, config, format_version,"
             f" installed_at) VALUES ({', '.join([dialect.placeholder] * 7)}, CURRENT_TIMESTAMP)",
             [schema, checkpoint.name, _source(checkpoint), source_key, fingerprint, json.dumps(config.to_hf()),
-             FORMAT_VERSION],
+             format_version],
         )
         dialect.commit(conn)
     except BaseException:

@@ -14,6 +14,10 @@ def get_dialect(name: str) -> Dialect:
         from .postgres import PostgresDialect
 
         return PostgresDialect()
+    if name == "sqlite":
+        from .sqlite import SQLiteDialect
+
+        return SQLiteDialect()
     raise KeyError(name)
 
 

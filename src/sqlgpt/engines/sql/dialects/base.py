@@ -22,6 +22,23 @@ class Dialect:
     placeholder = "?"  # the driver's positional parameter marker
     single_writer = False  # True: a file one process writes or many read (reopen read-only)
     materialized = ""  # how a CTE is marked to be computed once ("MATERIALIZED " where needed)
+    # "vector": vectors are values of a vector type (compiler.py); "wide": a column per
+    # element (wide.py), for databases without one.
+    layout = "vector"
+
+    def qualify(self, schema: str, table: str) -> str:
+        """The name of `table` in `schema`."""
+        return f"{schema}.{table}"
+
+    def create_schema(self, conn: Any, schema: str) -> None:
+        conn.execute(f"CREATE SCHEMA {schema}")
+
+    def create_schema_if_missing(self, schema: str) -> str:
+        return f"CREATE SCHEMA IF NOT EXISTS {schema}"
+
+    def token_params(self, first: int, ids: list[int]) -> list[Any]:
+        """The parameters of `load_tokens_sql`: the first new position and the ids."""
+        return [first, ids]
 
     def fence(self, subquery: str) -> str:
         """`subquery` in parentheses, kept from being merged into the query around it."""
@@ -60,7 +77,7 @@ class Dialect:
         """Rows in schema.table, or -1 if it does not exist."""
         if not self.table_exists(conn, schema, table):
             return -1
-        return conn.execute(f"SELECT count(*) FROM {schema}.{table}").fetchall()[0][0]
+        return conn.execute(f"SELECT count(*) FROM {self.qualify(schema, table)}").fetchall()[0][0]
 
     def replace_table_as(self, name: str, select: str) -> list[str]:
         """Statements making `name` an ordinary table holding `select`, replacing any old one."""
@@ -77,14 +94,15 @@ class Dialect:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
     def create_table(self, conn: Any, schema: str, table: str, columns: list[tuple[str, str]]) -> None:
-        conn.execute(f"CREATE TABLE {schema}.{table} ({self.column_list(columns)})")
+        conn.execute(f"CREATE TABLE {self.qualify(schema, table)} ({self.column_list(columns)})")
 
     def column_list(self, columns: list[tuple[str, str]]) -> str:
         return ", ".join(f"{name} {self.sql_type(kind)}" for name, kind in columns)
 
     # -- session tables (each session is a fresh connection, so plain CREATE suffices) ---------
 
-    def temp_table_def(self, name: str, columns: list[tuple[str, str]]) -> str:
+    def temp_table_def(self, name: str, columns: list[tuple[str, str]], key: list[str] | None = None) -> str:
+        """A session table; `key` is a primary key for databases that profit from one."""
         return f"CREATE TEMP TABLE {name} ({self.column_list(columns)})"
 
     def temp_table_as(self, name: str, select: str) -> str:
