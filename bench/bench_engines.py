@@ -1,6 +1,6 @@
 """Speed and memory of each engine on GPT-2 small's shape, as ratios to PyTorch in one run.
 
-Run: python bench/bench_engines.py [--quick] [--engines torch numpy duckdb postgres]
+Run: python bench/bench_engines.py [--quick] [--engines torch numpy duckdb postgres sqlite]
 
 A random-weight checkpoint of the full 124M shape is built once under bench/out/ (weights do
 not change speed). For each engine, in its own process so peak memory is its own:
@@ -11,7 +11,7 @@ not change speed). For each engine, in its own process so peak memory is its own
 
 PyTorch is transformers' GPT2LMHeadModel on the CPU with its KV cache, on as many threads as
 DuckDB uses. --quick skips the 256-token prompt and position 500 (minutes on SQL engines;
-PostgreSQL, much slower still, is best measured with --quick).
+PostgreSQL and SQLite, much slower still, are best measured with --quick).
 Figures are best-of-n and still move with whatever else the machine is doing.
 """
 
@@ -76,8 +76,8 @@ def measure_sqlgpt(engine: str, quick: bool) -> dict:
     import sqlgpt
 
     options: dict = {}
-    if engine == "duckdb":
-        options = {"database": str(OUT / "bench.duckdb"), "progress": True}
+    if engine in ("duckdb", "sqlite"):
+        options = {"database": str(OUT / f"bench.{engine}"), "progress": True}
     elif engine == "postgres":  # a private server of its own under bench/out
         import pgserver
 

@@ -99,7 +99,7 @@ def test_training_loss_goes_down(shared_data, tmp_path):
     path.write_text((shared_data / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")[:20_000])
     options = TrainingOptions(**{**TINY, "steps": 30, "batch": 8, "lr": 1e-2, "warmup": 3, "eval_every": 30})
     result = TrainingRun.create(path, tmp_path / "model", options, vocab_size=300).train(progress=False)
-    assert np.mean(result.losses[-5:]) < np.mean(result.losses[:5]) - 1.0
+    assert np.mean(result.losses[-5:]) < np.mean(result.losses[:5]) - 0.5
     # An untrained model scores about ln(vocab size) per token on held-out text.
     assert result.record["val_loss"]["nats_per_token"] < math.log(300) - 1.0
 
@@ -123,6 +123,16 @@ def test_resume_reproduces_the_uninterrupted_loss_curve(tmp_path, text_file, tok
     a, b = load_file(tmp_path / "straight" / "model.safetensors"), load_file(tmp_path / "resumed" / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert len(resumed.record["commands"]) == 2
+
+
+def test_keyboard_interrupt_from_on_step_stops_after_that_step_and_saves(tmp_path, text_file, tokenizer_dir):
+    def interrupt(step: int, loss: float) -> None:
+        raise KeyboardInterrupt
+
+    run = TrainingRun.create(text_file, tmp_path / "model", TrainingOptions(**TINY), tokenizer_dir=tokenizer_dir)
+    result = run.train(on_step=interrupt)
+    assert result.interrupted and result.steps == 1 and len(result.losses) == 1
+    assert torch.load(tmp_path / "model" / STATE_FILE, weights_only=True)["step"] == 1
 
 
 def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(capsys, monkeypatch, tmp_path, text_file, tokenizer_dir):

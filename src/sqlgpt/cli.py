@@ -200,8 +200,38 @@ same device and --threads).
 """
 
 
+# `sqlgpt train`'s TrainingOptions flags by help group: (field, metavar, what it does). Each
+# flag's type and default come from TrainingOptions; left out, a flag is None, which means
+# the default for a new run and the saved value for --resume.
+TRAIN_OPTIONS = {
+    "model shape (about 12 x layers x embd^2 weights, plus vocab x embd)": [
+        ("layers", "N", "transformer blocks"),
+        ("heads", "N", "attention heads per block; must divide --embd"),
+        ("embd", "N", "width of every token's vector"),
+        ("context", "N", "tokens per training window, and the model's context window"),
+    ],
+    "optimisation": [
+        ("steps", "N", "optimizer steps, each on --batch x --context tokens"),
+        ("batch", "N", "windows per step"),
+        ("lr", "X", "peak learning rate"),
+        ("min_lr", "X", "learning rate at the last step"),
+        ("warmup", "N", "steps of linear warm-up from 0 to --lr"),
+        ("weight_decay", "X", "AdamW weight decay of the weight matrices"),
+        ("dropout", "P", "fraction of activations zeroed in training, against memorising"),
+        ("grad_clip", "X", "largest gradient norm, taming rare huge steps; 0 = off"),
+        ("seed", "N", "seeds the initial weights, the batches and dropout"),
+    ],
+    "evaluation, checkpoints, hardware": [
+        ("eval_every", "N", "estimate training and validation loss every N steps"),
+        ("eval_batches", "N", "batches per estimate: more is steadier and slower"),
+        ("save_every", "N", "write a checkpoint every N steps"),
+        ("device", "NAME", "torch device: cpu, cuda, mps (default: a GPU if PyTorch has one, else cpu)"),
+        ("threads", "N", "CPU threads for PyTorch (default: all cores)"),
+    ],
+}
+
+
 def _add_train_parser(sub: argparse._SubParsersAction) -> None:
-    default = TrainingOptions()
     trn = sub.add_parser(
         "train", help="train a GPT-2 model on a text file (needs PyTorch)",
         description=TRAIN_DESCRIPTION,
@@ -214,38 +244,15 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     vocab.add_argument("--vocab-size", type=int, metavar="N",
                        help=f"train a BPE vocabulary of N tokens on the training text (default {DEFAULT_VOCAB_SIZE}: "
                             "small data wants few tokens, each seen often)")
-    shape = trn.add_argument_group("model shape (about 12 x layers x embd^2 weights, plus vocab x embd)")
-    shape.add_argument("--layers", type=int, metavar="N", help=f"transformer blocks (default {default.layers})")
-    shape.add_argument("--heads", type=int, metavar="N",
-                       help=f"attention heads per block; must divide --embd (default {default.heads})")
-    shape.add_argument("--embd", type=int, metavar="N", help=f"width of every token's vector (default {default.embd})")
-    shape.add_argument("--context", type=int, metavar="N",
-                       help=f"tokens per training window, and the model's context window (default {default.context})")
-    optim = trn.add_argument_group("optimisation")
-    optim.add_argument("--steps", type=int, metavar="N",
-                       help=f"optimizer steps, each on --batch x --context tokens (default {default.steps})")
-    optim.add_argument("--batch", type=int, metavar="N", help=f"windows per step (default {default.batch})")
-    optim.add_argument("--lr", type=float, metavar="X", help=f"peak learning rate (default {default.lr:g})")
-    optim.add_argument("--min-lr", type=float, metavar="X",
-                       help=f"learning rate at the last step (default {default.min_lr:g})")
-    optim.add_argument("--warmup", type=int, metavar="N",
-                       help=f"steps of linear warm-up from 0 to --lr (default {default.warmup})")
-    optim.add_argument("--weight-decay", type=float, metavar="X",
-                       help=f"AdamW weight decay of the weight matrices (default {default.weight_decay:g})")
-    optim.add_argument("--dropout", type=float, metavar="P",
-                       help=f"fraction of activations zeroed in training, against memorising (default {default.dropout:g})")
-    optim.add_argument("--grad-clip", type=float, metavar="X",
-                       help=f"largest gradient norm, taming rare huge steps; 0 = off (default {default.grad_clip:g})")
-    optim.add_argument("--seed", type=int, metavar="N",
-                       help=f"seeds the initial weights, the batches and dropout (default {default.seed})")
-    runs = trn.add_argument_group("evaluation, checkpoints, hardware")
-    runs.add_argument("--eval-every", type=int, metavar="N",
-                      help=f"estimate training and validation loss every N steps (default {default.eval_every})")
-    runs.add_argument("--eval-batches", type=int, metavar="N",
-                      help=f"batches per estimate: more is steadier and slower (default {default.eval_batches})")
-    runs.add_argument("--save-every", type=int, metavar="N", help=f"write a checkpoint every N steps (default {default.save_every})")
-    runs.add_argument("--device", help="torch device: cpu, cuda, mps (default: a GPU if PyTorch has one, else cpu)")
-    runs.add_argument("--threads", type=int, metavar="N", help="CPU threads for PyTorch (default: all cores)")
+    defaults = TrainingOptions()
+    for title, options in TRAIN_OPTIONS.items():
+        group = trn.add_argument_group(title)
+        for name, metavar, text in options:
+            default = getattr(defaults, name)
+            if isinstance(default, (int, float)):  # the others say their default in words
+                text += f" (default {default:g})"
+            group.add_argument("--" + name.replace("_", "-"), type=int if name == "threads" else type(default),
+                               metavar=metavar, help=text)
     again = trn.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true",
                        help="continue the run saved in DIR on the same FILE (raise --steps to train longer)")
