@@ -105,7 +105,7 @@ def test_an_interrupted_run_writes_nothing_and_existing_results_are_kept(tiny_di
     database = tmp_path / "data.duckdb"
     make_duckdb_table(database, texts(20))
     with sqlgpt.load(tiny_dir, engine="duckdb", database=str(database), progress=False) as gpt:
-        with pytest.raises(SqlgptError, match="must not be the table being scored"):
+        with pytest.raises(SqlgptError, match="must not be the table being read"):
             gpt.score_table("docs", "body", into="docs")
         calls = []
         original = gpt.score_on
@@ -150,3 +150,37 @@ def test_the_cli_scores_a_table(tiny_dir, tmp_path, capsys):
     assert "scored" in out and "5 rows" in out
     with duckdb.connect(str(database), read_only=True) as conn:
         assert len(scores(conn, "scored")) == 5
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "sqlite"])
+def test_next_tokens_of_every_row(engine, tiny_dir, tmp_path, capsys):
+    rows = texts(15, seed=2) + ["", None, "x " * 200]  # empty: <|endoftext|>; long: its last window
+    database = tmp_path / f"data.{engine}"
+    if engine == "duckdb":
+        make_duckdb_table(database, rows)
+        connect = lambda: duckdb.connect(str(database), read_only=True)  # noqa: E731
+    else:
+        with sqlite3.connect(database) as conn:
+            conn.execute("CREATE TABLE docs (id INTEGER, body TEXT)")
+            conn.executemany("INSERT INTO docs VALUES (?, ?)", list(enumerate(rows)))
+        connect = lambda: sqlite3.connect(database)  # noqa: E731
+    assert main(["next", "--table", "docs", "--column", "body", "--key", "id", "-k", "3", "--engine", engine,
+                 "--model", str(tiny_dir), "--database", str(database)]) == 0
+    assert "sqlgpt_next" in capsys.readouterr().out
+    reference = sqlgpt.load(tiny_dir, engine="numpy")
+    conn = connect()
+    got = conn.execute("SELECT id, rank, token, piece, probability FROM sqlgpt_next ORDER BY id, rank").fetchall()
+    conn.close()
+    by_row: dict = {}
+    for i, rank, token, piece, p in got:
+        by_row.setdefault(i, []).append((rank, token, piece, p))
+    assert 16 not in by_row  # NULL text: no rows
+    for i, text in enumerate(rows):
+        if text is None:
+            continue
+        ids = reference.tokenizer.encode(text)[-reference.config.block_size:]
+        expected = reference.next_token_probs(reference.tokenizer.decode(ids), k=3) if ids else \
+            reference.next_token_probs("", k=3)
+        assert [r for r, *_ in by_row[i]] == [1, 2, 3]
+        assert [piece for _, _, piece, _ in by_row[i]] == [piece for piece, _ in expected]
+        assert np.allclose([p for *_, p in by_row[i]], [p for _, p in expected], atol=1e-6)

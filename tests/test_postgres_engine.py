@@ -3,8 +3,13 @@ installs, hostile prompts, and concurrent generations on one database."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import subprocess
+import tempfile
 import threading
+from pathlib import Path
 
 import numpy as np
 import psycopg
@@ -104,3 +109,65 @@ def test_a_lost_connection_is_one_line(tiny_dir, pg_dsn):
             session.forward([3])
         assert "\n" not in str(info.value)
         session.close()
+
+
+# -- without pgvector: plain real[] arrays ------------------------------------------------------
+
+DEBIAN_PG15 = Path("/usr/lib/postgresql/15/bin")
+
+
+@pytest.fixture(scope="module")
+def pg15_without_pgvector():
+    """Debian's PostgreSQL 15, which has no pgvector: a private server for these tests.
+    initdb refuses root, so as root it runs as the `postgres` user."""
+    if not (DEBIAN_PG15 / "initdb").exists():
+        pytest.skip(f"needs Debian's PostgreSQL 15 binaries in {DEBIAN_PG15}")
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:
+        if shutil.which("runuser") is None:
+            pytest.skip("running as root without runuser: cannot start PostgreSQL as another user")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    home = Path(tempfile.mkdtemp(prefix="sqlgpt-pg15-"))
+    if as_postgres:
+        shutil.chown(home, "postgres")
+    data, port = home / "data", _free_port()
+    subprocess.run(as_postgres + [str(DEBIAN_PG15 / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"],
+                   check=True, capture_output=True)
+    subprocess.run(as_postgres + [str(DEBIAN_PG15 / "pg_ctl"), "-D", str(data), "-w", "-l", str(home / "log"), "-o",
+                                  f"-p {port} -k {home} -c listen_addresses=''", "start"], check=True, capture_output=True)
+    try:
+        yield f"postgresql://postgres@/postgres?host={home}&port={port}"
+    finally:
+        subprocess.run(as_postgres + [str(DEBIAN_PG15 / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_without_pgvector_plain_arrays_match_and_say_so(tiny_dir, pg15_without_pgvector, hf_model, capsys):
+    import torch
+
+    with sqlgpt.load(tiny_dir, engine="postgres", dsn=pg15_without_pgvector) as gpt:
+        assert "no pgvector" in capsys.readouterr().err  # it says which path is in use
+        assert gpt.engine.dialect.pgvector is False
+        ids = list(range(3, 40))
+        with torch.no_grad():
+            theirs = hf_model(tiny_dir)(torch.tensor([ids])).logits[0].numpy()
+        assert np.abs(gpt.logits(ids) - theirs).max() <= 1e-4
+        reference = sqlgpt.load(tiny_dir, engine="numpy")
+        assert gpt.generate("the cat", max_new_tokens=15, seed=7) == reference.generate("the cat", max_new_tokens=15, seed=7)
+    with pytest.raises(SqlgptError, match="pgvector was asked for") as info:
+        sqlgpt.load(tiny_dir, engine="postgres", dsn=pg15_without_pgvector, pgvector=True)
+    assert "\n" not in str(info.value)
+
+
+def test_plain_arrays_can_be_chosen_where_pgvector_exists(tiny_dir, pg_dsn):
+    reference = sqlgpt.load(tiny_dir, engine="numpy").logits([4, 5, 6, 7])
+    with sqlgpt.load(tiny_dir, engine="postgres", dsn=pg_dsn, pgvector=False) as gpt:
+        assert gpt.engine.dialect.vector_type == "real[]"
+        assert np.abs(gpt.logits([4, 5, 6, 7]) - reference).max() <= 1e-4

@@ -1,12 +1,14 @@
-"""Scoring every row of a table in the database that holds it, into a result table there.
+"""Working through every row of a table in the database that holds it, into a result table there.
 
 `score_table` reads each row's key and text, scores the text exactly as `GPT.score` does
 (same windows for long texts, loss in nats per token), and writes one result row per input
-row — key, tokens, loss, perplexity — into a new table of the same database, in one
-transaction: the result table appears whole or not at all.
+row — key, tokens, loss, perplexity. `next_table` writes each row's k most likely next
+tokens — key, rank, token, piece, probability — for the last context window of its text.
+Either result table is written in one transaction: it appears whole or not at all.
 
-Where the work happens: the forward passes, the KV cache, the logits and the loss all stay
-in the database (SQL engines compute the loss in SQL and return one number per window).
+Where the work happens: the forward passes, the KV cache, the logits, the loss and the
+softmax + ranking all stay in the database (SQL engines return one number per window, or k
+rows per text).
 The text itself is read by this process to be tokenized, because the tokenizer is Python;
 with DuckDB or SQLite that is the same process as the database. Rows are scored one after
 another, not batched into one pass.
@@ -58,40 +60,86 @@ def identifier(name: str, what: str, dotted: bool = False) -> str:
 def score_table(gpt: "GPT", table: str, column: str, *, key: str | None = None, into: str = "sqlgpt_scores",
                 replace: bool = False, progress: bool = False) -> TableScore:
     """Score `column` of every row of `table` into the new table `into`. See `GPT.score_table`."""
-    engine = gpt.engine
-    dialect = getattr(engine, "dialect", None)
-    if dialect is None:
-        raise SqlgptError(f"scoring a table needs a SQL engine; the {engine.name} engine has no tables")
-    table, column, into = identifier(table, "table", True), identifier(column, "column"), identifier(into, "result table", True)
-    key = column if key is None else identifier(key, "key column")
-    if into.lower() == table.lower():
-        raise SqlgptError("the result table must not be the table being scored")
-    conn = engine.writable_connection()  # the result is written where the data is
-    if _exists(conn, dialect, table) is False:
-        raise SqlgptError(f"no table {table} in {engine.database}")
-    if _exists(conn, dialect, into) and not replace:
-        raise SqlgptError(f"table {into} already exists in {engine.database}; choose another name or replace it")
-    rows = _read(conn, dialect, f"SELECT {key}, {column} FROM {table}", f"read {column} from {table}")
-
-    results: list[tuple[Any, int | None, float | None, float | None]] = []
+    job = _TableJob(gpt, table, column, key, into, replace)
     total, tokens = 0.0, 0
-    bar = progress_bar(len(rows), f"scoring {table}", progress, unit="row")
-    session = engine.session()  # one for all rows: reset per text, prepared once
-    for row_key, text in rows:
-        if text is not None and not isinstance(text, str):
-            raise SqlgptError(f"column {column} of {table} holds {type(text).__name__} values, not text")
-        if text:
-            score = gpt.score_on(session, text)
-            results.append((row_key, score.n_tokens, score.loss, score.perplexity))
-            total += score.loss * score.n_tokens
-            tokens += score.n_tokens
-        else:  # nothing to predict
-            results.append((row_key, None if text is None else 0, None, None))
-        bar.update(1)
-    bar.close()
-    session.close()
-    _write(conn, dialect, into, key, table, results, replace)
-    return TableScore(table=into, rows=len(results), n_tokens=tokens, loss=total / tokens if tokens else math.nan)
+
+    def score(session: Any, text: str | None) -> list[tuple]:
+        nonlocal total, tokens
+        if not text:  # nothing to predict
+            return [(None if text is None else 0, None, None)]
+        result = gpt.score_on(session, text)
+        total += result.loss * result.n_tokens
+        tokens += result.n_tokens
+        return [(result.n_tokens, result.loss, result.perplexity)]
+
+    columns = "CAST(NULL AS INTEGER) AS tokens, CAST(NULL AS DOUBLE PRECISION) AS loss, " \
+              "CAST(NULL AS DOUBLE PRECISION) AS perplexity"
+    rows = job.run(score, columns, progress, "scoring")
+    return TableScore(table=job.into, rows=rows, n_tokens=tokens, loss=total / tokens if tokens else math.nan)
+
+
+def next_table(gpt: "GPT", table: str, column: str, *, k: int = 5, key: str | None = None,
+               into: str = "sqlgpt_next", replace: bool = False, progress: bool = False) -> str:
+    """The k most likely next tokens after the text of every row, into the new table `into`
+    as (key, rank, token, piece, probability). See `GPT.next_table`."""
+    if not (isinstance(k, int) and k >= 1):
+        raise SqlgptError(f"k must be an integer >= 1, got {k!r}")
+    job = _TableJob(gpt, table, column, key, into, replace)
+    vocab, window = gpt.tokenizer.vocab_size, gpt.config.block_size
+
+    def top(session: Any, text: str | None) -> list[tuple]:
+        if text is None:
+            return []
+        ids = gpt.tokenizer.encode(text)[-window:] or [gpt._eot_id()]  # the latest context that fits
+        session.reset()
+        ranked = session.forward_top(ids, min(k, vocab), vocab)
+        return [(rank, token, gpt.tokenizer.decode([token]), p) for rank, (token, p) in enumerate(ranked, 1)]
+
+    columns = "CAST(NULL AS INTEGER) AS rank, CAST(NULL AS INTEGER) AS token, CAST(NULL AS VARCHAR) AS piece, " \
+              "CAST(NULL AS DOUBLE PRECISION) AS probability"
+    job.run(top, columns, progress, "next tokens of")
+    return job.into
+
+
+class _TableJob:
+    """Reading a table's rows, one session working through them, and the result table
+    written whole in one transaction."""
+
+    def __init__(self, gpt: "GPT", table: str, column: str, key: str | None, into: str, replace: bool) -> None:
+        engine = gpt.engine
+        self.dialect = getattr(engine, "dialect", None)
+        if self.dialect is None:
+            raise SqlgptError(f"working on a table needs a SQL engine; the {engine.name} engine has no tables")
+        self.engine = engine
+        self.table, self.column = identifier(table, "table", True), identifier(column, "column")
+        self.into = identifier(into, "result table", True)
+        self.key = column if key is None else identifier(key, "key column")
+        self.replace = replace
+        if self.into.lower() == self.table.lower():
+            raise SqlgptError("the result table must not be the table being read")
+        self.conn = engine.writable_connection()  # the result is written where the data is
+        if not _exists(self.conn, self.dialect, self.table):
+            raise SqlgptError(f"no table {self.table} in {engine.database}")
+        if _exists(self.conn, self.dialect, self.into) and not replace:
+            raise SqlgptError(f"table {self.into} already exists in {engine.database}; choose another name or replace it")
+
+    def run(self, work: Any, result_columns: str, progress: bool, verb: str) -> int:
+        """`work(session, text)` gives each row's result rows (without the key); returns the
+        number of rows read."""
+        rows = _read(self.conn, self.dialect, f"SELECT {self.key}, {self.column} FROM {self.table}",
+                     f"read {self.column} from {self.table}")
+        results: list[tuple] = []
+        bar = progress_bar(len(rows), f"{verb} {self.table}", progress, unit="row")
+        with self.engine.session() as session:  # one for all rows: reset per text, prepared once
+            for row_key, text in rows:
+                if text is not None and not isinstance(text, str):
+                    raise SqlgptError(f"column {self.column} of {self.table} holds {type(text).__name__} values, not text")
+                results += [(row_key, *values) for values in work(session, text)]
+                bar.update(1)
+        bar.close()
+        _write(self.conn, self.dialect, self.into, f"SELECT {self.key}, {result_columns} FROM {self.table} WHERE 1 = 0",
+               results, self.replace)
+        return len(rows)
 
 
 def _exists(conn: Any, dialect: Any, name: str) -> bool:
@@ -106,19 +154,18 @@ def _read(conn: Any, dialect: Any, sql: str, what: str) -> list[tuple]:
         raise SqlgptError(f"cannot {what}: {first_line(e)}") from None
 
 
-def _write(conn: Any, dialect: Any, into: str, key: str, source: str, results: list[tuple], replace: bool) -> None:
-    """The result table, whole, in one transaction: (key, tokens, loss, perplexity)."""
-    placeholders = ", ".join([dialect.placeholder] * 4)
+def _write(conn: Any, dialect: Any, into: str, empty_select: str, results: list[tuple], replace: bool) -> None:
+    """The result table, whole, in one transaction; `empty_select` gives its columns (the
+    key keeps its type from the source table)."""
+    placeholders = ", ".join([dialect.placeholder] * len(results[0])) if results else ""
     dialect.begin(conn)
     try:
         if replace:
             conn.execute(f"DROP TABLE IF EXISTS {into}")
-        # The key keeps its type from the source table; an empty select gives the columns.
-        conn.execute(f"CREATE TABLE {into} AS SELECT {key}, CAST(NULL AS INTEGER) AS tokens, "
-                     f"CAST(NULL AS DOUBLE PRECISION) AS loss, CAST(NULL AS DOUBLE PRECISION) AS perplexity "
-                     f"FROM {source} WHERE 1 = 0")
+        conn.execute(f"CREATE TABLE {into} AS {empty_select}")
         if results:  # psycopg runs executemany on a cursor of the connection (same transaction)
-            (conn.executemany if hasattr(conn, "executemany") else conn.cursor().executemany)(f"INSERT INTO {into} VALUES ({placeholders})", results)
+            (conn.executemany if hasattr(conn, "executemany") else conn.cursor().executemany)(
+                f"INSERT INTO {into} VALUES ({placeholders})", results)
         dialect.commit(conn)
     except dialect.errors() as e:
         dialect.rollback(conn)

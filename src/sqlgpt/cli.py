@@ -26,19 +26,23 @@ from .engines import DEFAULT_ENGINE
 from .errors import SqlgptError
 from .gpt import GPT
 from .engines.sql.engine import INSPECT_SCHEMA
+from .engines.sql.script import DIALECTS as SCRIPT_DIALECTS, build_script, run_command
 from .models import DEFAULT_MODEL, open_checkpoint
 from .report import render_text, write_html
 from .train.model import DEFAULT_VOCAB_SIZE, MIN_CHARS, TrainingOptions, TrainingRun, split_text
 
 EXAMPLES = """\
-examples:
-  sqlgpt next "The capital of France is" -k 5
-  sqlgpt generate "Once upon a time" -n 40 --temperature 0.8 --top-p 0.95 --seed 1
-  sqlgpt generate "Q: 2+2?\\nA:" -n 20 --temperature 0          # greedy
+examples: (with the bundled Shakespeare model unless --model says otherwise)
+  sqlgpt generate "ROMEO:" -n 60 --seed 1                       # streams a continuation
+  sqlgpt next "To be, or not to" -k 5                           # the next-token table
+  sqlgpt generate "JULIET:" -n 40 --temperature 0               # greedy
+  sqlgpt next "The capital of France is" -k 5 --model gpt2      # GPT-2 from the Hugging Face cache
+  sqlgpt generate "Once upon a time" -n 40 --temperature 0.8 --top-p 0.95 --seed 1 --model gpt2
   sqlgpt tokenize "Hello, world!"
   sqlgpt choose "The capital of France is" " Paris" " London" " Rome"
   sqlgpt sql | less                                    # the SQL of one forward step
   sqlgpt sql --keep "Hello" -d gpt.duckdb              # ...and keep its tables to query
+  sqlgpt sql --prompt "Hello" -n 20 -t 0 --dialect sqlite -o gen.sql   # all of generate, as one SQL script
   sqlgpt explain "The cat sat on the" -o report.html   # see inside: attention, logit lens...
   sqlgpt score essay.txt --model ./my-gpt2-dir
   echo "some text" | sqlgpt score -
@@ -46,15 +50,18 @@ examples:
   sqlgpt train input.txt --out my-gpt                  # train a model (sqlgpt train --help)
   sqlgpt score input.txt --split val --model my-gpt    # its loss on the held-out last 10%
   sqlgpt score --table reviews --column body --key id -d data.duckdb   # every row, in the database
+  sqlgpt next --table reviews --column body --key id -k 3 -d data.duckdb
 
-models: a Hugging Face hub id (default "gpt2", taken from the local HF cache or downloaded
-once) or a directory with config.json, model.safetensors or pytorch_model.bin, vocab.json
-and merges.txt (what transformers' save_pretrained writes, plus the tokenizer files).
+models: "shakespeare" (the default: a 7.8M-parameter GPT trained on Shakespeare, inside the
+package, no network needed), a Hugging Face hub id such as "gpt2" (taken from the local HF
+cache or downloaded once), or a directory with config.json, model.safetensors or
+pytorch_model.bin, vocab.json and merges.txt (what transformers' save_pretrained or
+`sqlgpt train` writes).
 """
 
 
 def _common(parser: argparse.ArgumentParser, tokenizer_only: bool = False) -> None:
-    parser.add_argument("--model", "-m", default=DEFAULT_MODEL, help=f"hub id or local directory (default: {DEFAULT_MODEL})")
+    parser.add_argument("--model", "-m", default=DEFAULT_MODEL, help=f"bundled model, hub id or local directory (default: {DEFAULT_MODEL}, bundled)")
     if not tokenizer_only:
         parser.add_argument("--engine", "-e", default=DEFAULT_ENGINE, choices=ENGINES, help=f"where the forward pass runs (default: {DEFAULT_ENGINE})")
         parser.add_argument("--database", "-d", default=None, metavar="PATH",
@@ -80,9 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     nxt = sub.add_parser("next", help="the most likely next tokens and their probabilities",
                          description="Show the k most likely next tokens after PROMPT (the model's raw answer).")
-    nxt.add_argument("prompt", type=_text_argument, help="text to continue ('-' reads stdin; empty means <|endoftext|>)")
+    nxt.add_argument("prompt", type=_text_argument, nargs="?",
+                     help="text to continue ('-' reads stdin; empty means <|endoftext|>)")
     nxt.add_argument("-k", type=int, default=10, help="how many candidates (default 10)")
     nxt.add_argument("--temperature", "-t", type=float, default=1.0, help="soften (>1) or sharpen (<1) the distribution")
+    nxt.add_argument("--table", help="instead of PROMPT: every row of this table of the --database (SQL engines), "
+                                     "into a result table there: (key, rank, token, piece, probability)")
+    nxt.add_argument("--column", help="with --table: the column holding the text")
+    nxt.add_argument("--key", help="with --table: a column identifying rows, copied to the results (default: the text)")
+    nxt.add_argument("--into", default="sqlgpt_next", help="with --table: the result table (default sqlgpt_next)")
+    nxt.add_argument("--replace", action="store_true", help="with --table: replace the result table if it exists")
     _common(nxt)
 
     gen = sub.add_parser("generate", help="continue a prompt, streaming the text",
@@ -115,6 +129,18 @@ def build_parser() -> argparse.ArgumentParser:
                                      f"weights) in the schema {INSPECT_SCHEMA} of the database, to query afterwards.")
     sql.add_argument("--keep", metavar="PROMPT", type=_text_argument, default=None,
                      help="run one forward step over PROMPT and keep every intermediate table")
+    script = sql.add_argument_group(
+        "a standalone script", "With --prompt, write one SQL script that does all of `sqlgpt generate` in the "
+        "database's own shell (duckdb, psql, sqlite3): tokenizer, forward passes with a KV cache, sampling and "
+        "decoding. It runs against a database where the model is installed; its header says how to run it.")
+    script.add_argument("--prompt", type=_text_argument, default=None, help="text to continue ('-' reads stdin)")
+    script.add_argument("--dialect", choices=SCRIPT_DIALECTS, default=None,
+                        help="the database the script is for (default: --engine's)")
+    script.add_argument("-n", "--max-new-tokens", type=int, default=None, help="tokens to generate (default 50)")
+    script.add_argument("--temperature", "-t", type=float, default=None, help="0 = greedy (default 1.0)")
+    script.add_argument("--seed", type=int, default=None,
+                        help="the sampler's seed, as `sqlgpt generate --seed` (default: a fresh one, in the header)")
+    script.add_argument("-o", "--output", metavar="FILE", default=None, help="write the script to FILE (default: stdout)")
     _common(sql)
 
     sco = sub.add_parser("score", help="loss and perplexity of a text file, or of every row of a table",
@@ -276,6 +302,17 @@ def _load(args: argparse.Namespace, **options: object) -> GPT:
 
 
 def cmd_next(args: argparse.Namespace) -> None:
+    if args.table is not None:
+        _table_arguments(args, "PROMPT")
+        if args.temperature != 1.0:
+            raise SqlgptError("--table ranks next tokens at temperature 1; it takes no --temperature")
+        with _load(args) as gpt:
+            into = gpt.next_table(args.table, args.column, k=args.k, key=args.key, into=args.into,
+                                  replace=args.replace, progress=sys.stderr.isatty())
+        print(f"wrote the {args.k} most likely next tokens of each row of {args.table} into {into}")
+        return
+    if args.prompt is None:
+        raise SqlgptError("give a PROMPT (or --table and --column)")
     with _load(args) as gpt:
         rows = gpt.next_token_probs(args.prompt, k=args.k, temperature=args.temperature)
     width = max(12, *(len(json.dumps(token, ensure_ascii=False)) for token, _ in rows))
@@ -336,11 +373,17 @@ def cmd_score(args: argparse.Namespace) -> None:
     print(f"perplexity  {result.perplexity:.3f}")
 
 
-def cmd_score_table(args: argparse.Namespace) -> None:
+def _table_arguments(args: argparse.Namespace, positional: str) -> None:
     if args.column is None:
         raise SqlgptError("--table needs --column: the column holding the text")
-    if args.file is not None or args.split != "all":
-        raise SqlgptError("--table scores a table; it takes no FILE or --split")
+    if getattr(args, positional.lower()) is not None:
+        raise SqlgptError(f"--table reads its texts from the table; it takes no {positional}")
+
+
+def cmd_score_table(args: argparse.Namespace) -> None:
+    _table_arguments(args, "FILE")
+    if args.split != "all":
+        raise SqlgptError("--table scores a table; it takes no --split")
     with _load(args) as gpt:
         result = gpt.score_table(args.table, args.column, key=args.key, into=args.into, replace=args.replace,
                                  progress=sys.stderr.isatty())
@@ -361,6 +404,13 @@ def cmd_choose(args: argparse.Namespace) -> None:
 
 
 def cmd_sql(args: argparse.Namespace) -> None:
+    if args.prompt is not None:
+        return cmd_sql_script(args)
+    script_only = {"--dialect": args.dialect, "-n": args.max_new_tokens, "--temperature": args.temperature,
+                   "--seed": args.seed, "-o": args.output}
+    given = [flag for flag, value in script_only.items() if value is not None]
+    if given:
+        raise SqlgptError(f"{', '.join(given)}: only with --prompt, which writes a standalone script")
     if args.engine == "numpy":
         raise SqlgptError("the numpy engine runs no SQL; choose a SQL engine with --engine")
     with _load(args, inspect=args.keep is not None) as gpt:
@@ -385,6 +435,29 @@ def cmd_sql(args: argparse.Namespace) -> None:
             print(f"-- kept {len(kept)} tables of one step over {len(ids)} tokens in {engine.database}:")
             for name in kept:
                 print(f"--   {name}")
+
+
+def cmd_sql_script(args: argparse.Namespace) -> None:
+    if args.keep is not None:
+        raise SqlgptError("--keep runs a step in a database and --prompt writes a script: give one of them")
+    dialect = args.dialect or args.engine
+    if dialect not in SCRIPT_DIALECTS:
+        raise SqlgptError(f"a script is for {', '.join(SCRIPT_DIALECTS)}: choose one with --dialect")
+    if args.database is not None:
+        raise SqlgptError(f"--prompt writes a script and opens no database; install the model in yours with "
+                          f"`sqlgpt next x --model {args.model} --engine {dialect} -d DATABASE`")
+    script = build_script(open_checkpoint(args.model), dialect, args.prompt,
+                          50 if args.max_new_tokens is None else args.max_new_tokens,
+                          temperature=1.0 if args.temperature is None else args.temperature, seed=args.seed,
+                          model=args.model)
+    if args.output is None:
+        sys.stdout.write(script)
+        return
+    try:
+        Path(args.output).write_text(script, encoding="utf-8", newline="\n")
+    except OSError as e:
+        raise SqlgptError(f"cannot write {args.output}: {e.strerror}") from None
+    print(f"wrote {args.output}; run it with: {run_command(dialect, args.output)}")
 
 
 def cmd_explain(args: argparse.Namespace) -> None:

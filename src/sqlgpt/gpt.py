@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .batch import TableScore, score_table
+from .batch import TableScore, next_table, score_table
 from .config import GPTConfig
 from .engines.base import Engine, Session
 from .errors import SqlgptError
@@ -279,6 +279,17 @@ class GPT:
         """
         return score_table(self, table, column, key=key, into=into, replace=replace,
                            progress=self.progress if progress is None else progress)
+
+    def next_table(self, table: str, column: str, *, k: int = 5, key: str | None = None, into: str = "sqlgpt_next",
+                   replace: bool = False, progress: bool | None = None) -> str:
+        """The `k` most likely next tokens after the text in `column` of every row of
+        `table`, computed inside the engine's database, into a new table `into` there:
+        (key, rank, token, piece, probability), k rows per row (none for NULL text). A text
+        longer than the context window is read from its last window; an empty one means
+        <|endoftext|>. Returns the result table's name. See `score_table` for the rest.
+        """
+        return next_table(self, table, column, k=k, key=key, into=into, replace=replace,
+                          progress=self.progress if progress is None else progress)
 
     def choose(self, question: str, options: Sequence[str]) -> Choice:
         """The option the model finds most probable after `question`, as multiple-choice

@@ -1,5 +1,7 @@
 """Resolving what the user typed as `--model` to a checkpoint directory.
 
+A model bundled inside the package ("shakespeare", the default: a small GPT trained by
+`sqlgpt train` on tinyshakespeare, see BUNDLED.md beside it) needs no files and no network.
 A path to a directory is used as it is. Anything else is a Hugging Face hub model id
 ("gpt2", "openai-community/gpt2-medium"), fetched through `huggingface_hub` into its usual
 cache, as transformers does: the cache is tried first, so a model downloaded once works
@@ -16,7 +18,9 @@ from pathlib import Path
 from .checkpoint import WEIGHT_FILES, Checkpoint
 from .errors import SqlgptError
 
-DEFAULT_MODEL = "gpt2"
+BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
+BUNDLED_MODELS = ("shakespeare",)
+DEFAULT_MODEL = "shakespeare"
 _HUB_FILES = ("config.json", "vocab.json", "merges.txt")
 
 
@@ -28,6 +32,11 @@ def open_checkpoint(model: str | os.PathLike[str]) -> Checkpoint:
     path = Path(text).expanduser()
     if path.is_dir():
         return Checkpoint(path)
+    if text in BUNDLED_MODELS:
+        if not (BUNDLED_DIR / text / "config.json").is_file():
+            raise SqlgptError(f"the bundled model {text!r} is missing from this installation ({BUNDLED_DIR / text}); "
+                              f"reinstall sqlgpt, or pass --model gpt2 or a model directory")
+        return Checkpoint(BUNDLED_DIR / text, name=text)
     if path.exists() or _looks_like_path(text):
         raise SqlgptError(f"model {text!r} is not a directory (expected config.json, model.safetensors, vocab.json, merges.txt)")
     return Checkpoint(_fetch_from_hub(text), name=text)

@@ -13,7 +13,7 @@ from ..checkpoint import Checkpoint
 from ..errors import SqlgptError
 from .base import Engine, Session
 
-ENGINES = ("duckdb", "numpy", "postgres", "sqlite")
+ENGINES = ("duckdb", "numpy", "postgres", "spark", "sqlite")
 DEFAULT_ENGINE = "duckdb"
 
 
@@ -25,14 +25,19 @@ def create_engine(name: str, checkpoint: Checkpoint, **options: Any) -> Engine:
         from .numpy import NumpyEngine
 
         return NumpyEngine(checkpoint.config, dict(checkpoint.params()))
-    if name in ("duckdb", "postgres", "sqlite"):
+    if name in ("duckdb", "postgres", "spark", "sqlite"):
         from .sql.engine import SqlEngine
 
         if name == "postgres" and "dsn" in options:
             options["database"] = options.pop("dsn")
-        unknown = set(options) - {"database", "progress", "inspect"}
+        if name == "spark" and "session" in options:  # a SparkSession of the caller's: the connection
+            if "database" in options:
+                raise SqlgptError("the spark engine takes a master URL (database=) or a SparkSession (session=), not both")
+            options["database"] = options.pop("session")
+        allowed = {"database", "progress", "inspect"} | ({"pgvector"} if name == "postgres" else set())
+        unknown = set(options) - allowed
         if unknown:
-            raise SqlgptError(f"the {name} engine takes database= (or dsn=), progress= and inspect=, "
+            raise SqlgptError(f"the {name} engine takes {', '.join(sorted(allowed))} (postgres: or dsn=; spark: or session=), "
                               f"not {', '.join(sorted(unknown))}")
         return SqlEngine(checkpoint, name, **options)
     raise SqlgptError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")

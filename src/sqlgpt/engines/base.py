@@ -49,6 +49,22 @@ class Session(abc.ABC):
         self.n_past += len(ids)
         return nll
 
+    def forward_top(self, ids: Sequence[int], k: int, vocab_size: int) -> list[tuple[int, float]]:
+        """Append `ids` like `forward` and return the k most likely next tokens below
+        `vocab_size` with their probabilities (softmax at temperature 1), most likely first,
+        ties by the smaller id. SQL engines rank them in the database."""
+        ids = self._validate(ids)
+        top = self._top(ids, k, vocab_size)
+        self.n_past += len(ids)
+        return top
+
+    def _top(self, ids: list[int], k: int, vocab_size: int) -> list[tuple[int, float]]:
+        z = self._forward(ids, False)[-1, :vocab_size].astype(np.float64)  # [V]
+        probs = np.exp(z - z.max())
+        probs /= probs.sum()
+        order = np.argsort(-probs, kind="stable")[:k]
+        return [(int(i), float(probs[i])) for i in order]
+
     def _nll(self, ids: list[int], first_target: int) -> float:
         logits = self._forward(ids, True)[first_target - 1 : -1].astype(np.float64)  # [n, V]
         logits -= logits.max(-1, keepdims=True)

@@ -112,21 +112,23 @@ class Compiler:
 
     Every step statement appends to a session table and takes one parameter, the first new
     position, so a database can prepare them once per session. With `inspect`, each layer
-    also records its attention weights in `attn{l}(pos, hd, kpos, p)`.
+    also records its attention weights in `attn{l}(pos, hd, kpos, p)`. With `first`, a SQL
+    expression takes the parameter's place (the standalone script computes positions in SQL).
     """
 
-    def __init__(self, config: GPTConfig, dialect: Dialect, schema: str, inspect: bool = False) -> None:
+    def __init__(self, config: GPTConfig, dialect: Dialect, schema: str, inspect: bool = False,
+                 first: str | None = None) -> None:
         self.config = config
         self.d = dialect
         self.w = schema  # where the weights are
         self.inspect = inspect
-        self.first = dialect.param(1)  # the step's first new position
+        self.first = dialect.param(1) if first is None else first  # the step's first new position
 
     # -- session tables ------------------------------------------------------------------------
 
     def session_tables(self) -> list[Statement]:
         """A session's tables: its tokens, residual streams and KV cache, all empty."""
-        d, C, L = self.d, self.config.n_embd, self.config.n_layer
+        d, C, L, D = self.d, self.config.n_embd, self.config.n_layer, self.config.head_size
         table = d.temp_table_def
         out = [Statement("the tokens so far", table("tokens", [("pos", "int"), ("token", "int")]))]
         out += [Statement(f"the residual stream entering layer {l}" if l < L else "the residual stream after the last layer",
@@ -137,6 +139,7 @@ class Compiler:
                 Statement(f"layer {l} queries (kind 0), keys (1) and values (2): a row per head and position",
                           table(f"cache{l}", [("kind", "int"), ("hd", "int"), ("pos", "int"), ("vec", "vector")])),
                 Statement(f"layer {l} values, transposed: one row per channel, a vector over positions",
+                          d.values_view(f"vt{l}", f"cache{l}", f"kind = {VALUE}", D, C) if d.transposed_values == "view" else
                           d.temp_table_as(f"vt{l}", f"SELECT c, {d.empty_growing_vector()} AS vals FROM {d.range_rows(C, 'c')}")),
             ]  # fmt: skip
             if self.inspect:
@@ -149,8 +152,14 @@ class Compiler:
         d, L = self.d, self.config.n_layer
         tables = ["tokens", *(f"x{l}" for l in range(L + 1)), "final", *(f"cache{l}" for l in range(L))]
         tables += [f"attn{l}" for l in range(L)] if self.inspect else []
-        out = [Statement(f"empty {name}", f"DELETE FROM {name}") for name in tables]
-        return out + [Statement(f"empty vt{l}", f"UPDATE vt{l} SET vals = {d.empty_growing_vector()}") for l in range(L)]
+        return [Statement(f"empty {name}", d.empty_table(name)) for name in tables] + self.reset_values()
+
+    def reset_values(self) -> list[Statement]:
+        """Empty the transposed values (unless they are views of the cache, emptied with it)."""
+        d, L = self.d, self.config.n_layer
+        if d.transposed_values == "view":
+            return []
+        return [Statement(f"empty vt{l}", f"UPDATE vt{l} SET vals = {d.empty_growing_vector()}") for l in range(L)]
 
     def load_tokens(self) -> Statement:
         """Append the step's tokens; parameters: the first new position, then the ids."""
@@ -220,12 +229,13 @@ class Compiler:
             f"INSERT INTO cache{l}\n"
             f"SELECT {d.int_div('slot', H)} AS kind, {d.mod('slot', H)} AS hd, pos, y AS vec FROM (\n  "
             + self.normed_matvec(f"h{l}_qkv", d.fence(self.norm_stats(f"x{l}")), slot_width=D)
-            + "\n)",
+            + "\n) y",
         )
-        values = Statement(
-            f"layer {l}: append the new values to each channel's row",
-            d.append_values(f"vt{l}", f"cache{l}", f"kind = {VALUE} AND pos >= {self.first}", D),
-        )
+        statements = [qkv]
+        if d.transposed_values == "table":  # (a view of the cache has them already)
+            statements.append(Statement(
+                f"layer {l}: append the new values to each channel's row",
+                d.append_values(f"vt{l}", f"cache{l}", f"kind = {VALUE} AND pos >= {self.first}", D)))
         gelu = lambda y: f"0.5 * {y} * (1 + tanh(0.7978845608028654 * ({y} + 0.044715 * {y} * {y} * {y})))"  # noqa: E731
         exp = "CASE WHEN visible THEN exp(s - m) ELSE 0 END"
         attention = Statement(
@@ -248,7 +258,7 @@ WITH
 SELECT f.pos, {d.collect_plus(f"{d.dot('m.w', 'f.y')} + m.b", 'm.j', 'r.x')}
 FROM {w}.h{l}_mlp_proj m, fc f JOIN resid r ON r.pos = f.pos GROUP BY f.pos""",
         )
-        statements = [qkv, values, attention]
+        statements.append(attention)
         if self.inspect:
             statements.append(Statement(
                 f"layer {l}: record the attention weights (for inspection only)",
@@ -259,7 +269,7 @@ FROM {w}.h{l}_mlp_proj m, fc f JOIN resid r ON r.pos = f.pos GROUP BY f.pos""",
     def final_norm(self) -> Statement:
         d, L = self.d, self.config.n_layer
         normed = d.map_vectors(["s.xc", "n.g", "n.b"], lambda a, g, b: f"{a} * s.r * {g} + {b}")
-        centred = f"SELECT pos, {d.map_vectors(['x'], lambda v: f'{v} - mu')} AS xc, r FROM {d.fence(self.norm_stats(f'x{L}'))}"
+        centred = f"SELECT pos, {d.map_vectors(['x'], lambda v: f'{v} - mu')} AS xc, r FROM {d.fence(self.norm_stats(f'x{L}'))} n"
         return Statement("final layer norm", f"INSERT INTO final SELECT s.pos, {normed} FROM ({centred}) s, {self.w}.ln_f n")
 
     def logits(self, last_only: bool) -> Statement:

@@ -23,7 +23,7 @@ from ..base import Engine, Inspection, Session
 from .compiler import Compiler, Statement
 from .dialects import Dialect, get_dialect
 from .explain import measure
-from .install import find_or_install
+from .install import find_or_install, layout
 from .wide import WideCompiler
 
 
@@ -32,9 +32,13 @@ INSPECT_SCHEMA = "sqlgpt_inspect"
 
 def default_database(dialect_name: str) -> str:
     """The database used when none is given: a file (DuckDB, SQLite) or a private server (PostgreSQL)
-    under the user's cache directory."""
+    under the user's cache directory; for Spark, a local master (its tables under that directory too)."""
     import platformdirs
 
+    if dialect_name == "spark":
+        from .dialects.spark import DEFAULT_MASTER
+
+        return DEFAULT_MASTER
     if dialect_name == "postgres":
         from .dialects.postgres import default_server
 
@@ -45,7 +49,7 @@ def default_database(dialect_name: str) -> str:
     return str(directory / ("models.sqlite" if dialect_name == "sqlite" else "models.duckdb"))
 
 
-def nll_statement(compiler: Compiler | WideCompiler, dialect: Dialect) -> Statement:
+def nll_statement(compiler: Compiler, dialect: Dialect) -> Statement:
     """The negative log-likelihood (nats) of the tokens after position $1, each predicted by
     the logits of the position before it: log-sum-exp minus the target's logit, summed."""
     m = dialect.materialized
@@ -54,6 +58,16 @@ def nll_statement(compiler: Compiler | WideCompiler, dialect: Dialect) -> Statem
   peak AS {m}(SELECT pos, max(logit) AS top FROM l GROUP BY pos),
   lse AS {m}(SELECT l.pos, ln(sum(exp(l.logit - p.top))) + p.top AS z FROM l JOIN peak p ON p.pos = l.pos GROUP BY l.pos, p.top)
 SELECT sum(s.z - l.logit) AS nll FROM lse s JOIN tokens t ON t.pos = s.pos + 1 JOIN l ON l.pos = s.pos AND l.j = t.token""")
+
+
+def top_statement(compiler: Compiler, dialect: Dialect, k: int, vocab_size: int) -> Statement:
+    """The k most likely tokens (below `vocab_size`) after position $1, with their
+    probabilities: a softmax over the last position's logits, ranked in SQL."""
+    m = dialect.materialized
+    return Statement(f"the {k} most likely next tokens", f"""WITH
+  l AS {m}(SELECT j, logit FROM ({compiler.logits(last_only=True).sql}) a WHERE j < {vocab_size}),
+  peak AS {m}(SELECT max(logit) AS top, sum(exp(logit - (SELECT max(logit) FROM l))) AS z FROM l)
+SELECT l.j, exp(l.logit - p.top) / p.z AS p FROM l, peak p ORDER BY p DESC, l.j LIMIT {k}""")
 
 
 class SqlSession(Session):
@@ -107,6 +121,14 @@ class SqlSession(Session):
 
     def _reset(self) -> None:
         self._run(self.engine.compiler.reset())
+
+    def _top(self, ids: list[int], k: int, vocab_size: int) -> list[tuple[int, float]]:
+        first = self.n_past
+        self._run([self.engine.compiler.load_tokens()], self.engine.dialect.token_params(first, ids))
+        self._run(self.step, prepared=first)
+        statement = top_statement(self.engine.compiler, self.engine.dialect, int(k), int(vocab_size))
+        rows = self._run([statement], self.engine.dialect.position_params(first + len(ids) - 1)).fetchall()
+        return [(int(j), float(p)) for j, p in rows]
 
     def _nll(self, ids: list[int], first_target: int) -> float:
         first = self.n_past
@@ -174,18 +196,22 @@ class SqlEngine(Engine):
 
     prompt_chunk = 32
 
-    def __init__(self, checkpoint: Checkpoint, dialect_name: str, database: str | os.PathLike[str] | None = None,
-                 progress: bool | None = None, inspect: bool = False) -> None:
+    def __init__(self, checkpoint: Checkpoint, dialect_name: str, database: str | os.PathLike[str] | Any = None,
+                 progress: bool | None = None, inspect: bool = False, **dialect_options: Any) -> None:
         super().__init__(checkpoint.config)
-        self.dialect = get_dialect(dialect_name)
+        self.dialect = get_dialect(dialect_name, **dialect_options)
         self.name = dialect_name
-        self.database = str(database) if database is not None else default_database(dialect_name)
+        if database is None:
+            database = default_database(dialect_name)
+        # A path becomes text; a live session (Spark's SparkSession) is used as it is.
+        self.database = os.fspath(database) if isinstance(database, os.PathLike) else database
         if progress is None:
             progress = sys.stderr.isatty()
         # Inspecting writes the step's tables into the database, so it keeps write access.
         self._db = _Database(self.dialect, self.database, writable=inspect)
         try:
             self.schema = find_or_install(self._db, self.dialect, checkpoint, progress=progress)
+            self.dialect.use_model(self._db.conn, self.schema, [t.name for t in layout(self.dialect)[1](self.config)])
             if not inspect:
                 self._db.make_read_only()
         except BaseException as e:

@@ -31,9 +31,14 @@ CATALOGUE = "sqlgpt_models"
 def layout(dialect: Dialect) -> tuple[int, Callable[[GPTConfig], list[WeightTable]]]:
     """The format version and weight tables of the dialect's layout (vectors or columns)."""
     module = wide if dialect.layout == "wide" else compiler
-    return module.FORMAT_VERSION, module.weight_tables
+    return module.FORMAT_VERSION + 1000 * dialect.layout_variant, module.weight_tables
 
 SCHEMA_NAME = re.compile(r"m_[0-9a-f]{16}")
+
+
+def schema_name(fingerprint: str) -> str:
+    """The schema an install of the files with this fingerprint lives in."""
+    return "m_" + fingerprint[:16]
 
 
 class Connection(Protocol):
@@ -54,13 +59,13 @@ def find_or_install(db: Connection, dialect: Dialect, checkpoint: Checkpoint, *,
         return by_key[0]["schema_name"]
     # The files moved or were touched, or were never installed: identify them by content.
     fingerprint = checkpoint.fingerprint()
-    schema = "m_" + fingerprint[:16]
+    schema = schema_name(fingerprint)
     same = [r for r in rows if r["schema_name"] == schema]
     if same and _usable(db.conn, dialect, same[0], checkpoint.config):
         conn = db.make_writable(required=False)
         if conn is not None:  # remember the files' new identity, so the next open hashes nothing
-            conn.execute(f"UPDATE {CATALOGUE} SET source_key = {{0}}, source = {{0}} WHERE schema_name = {{0}}"
-                         .format(dialect.placeholder), [source_key, _source(checkpoint), schema])
+            dialect.update_row(conn, CATALOGUE, "schema_name", schema,
+                               {"source_key": source_key, "source": _source(checkpoint)})
         return schema
     why, replaced = _why_reinstall(checkpoint, fingerprint, rows, layout(dialect)[0])
     if why:
@@ -122,7 +127,7 @@ def install(conn: Any, dialect: Dialect, checkpoint: Checkpoint, schema: str, fi
     try:
         dialect.create_catalogue(conn, CATALOGUE)
         for old in {schema, *replaced}:
-            conn.execute(f"DELETE FROM {CATALOGUE} WHERE schema_name = {dialect.placeholder}", [old])
+            dialect.delete_row(conn, CATALOGUE, "schema_name", old)
             dialect.drop_schema(conn, old)
         dialect.create_schema(conn, schema)
         for table in tables:

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ...config import GPTConfig
-from .compiler import KEY, QUERY, VALUE, Statement, WeightTable
+from .compiler import KEY, QUERY, VALUE, Compiler, Statement, WeightTable
 from .dialects.base import Dialect
 
 # Bump when these tables' layout changes: installs of another format are redone.
@@ -110,23 +110,18 @@ def weight_tables(config: GPTConfig) -> list[WeightTable]:
     return tables
 
 
-class WideCompiler:
-    """Writes a forward step in the wide layout; the same interface as `compiler.Compiler`.
+class WideCompiler(Compiler):
+    """Writes a forward step in the wide layout: `compiler.Compiler`'s plan and interface,
+    with the statements that touch vectors written column by column.
 
     Session tables: tokens(pos, token), x{l}(pos, x0…), final(pos, xn0…),
-    cache{l}(kind, hd, pos, c0…c{D-1}) and, with `inspect`, attn{l}(pos, hd, kpos, p).
+    cache{l}(kind, hd, pos, c0…c{D-1}) and, with `inspect`, attn{l}(pos, hd, kpos, p). With
+    `first`, a SQL expression takes the place of the position parameter.
     """
 
-    def __init__(self, config: GPTConfig, dialect: Dialect, schema: str, inspect: bool = False) -> None:
-        self.config = config
-        self.d = dialect
-        self.schema = schema
-        self.inspect = inspect
-        self.first = dialect.param(1)  # the step's first new position
-
-    def w(self, table: str) -> str:
+    def weights(self, table: str) -> str:
         """A weight table's qualified name."""
-        return self.d.qualify(self.schema, table)
+        return self.d.qualify(self.w, table)
 
     # -- session tables ------------------------------------------------------------------------
 
@@ -148,35 +143,21 @@ class WideCompiler:
                     f"attn{l}", [("pos", "int"), ("hd", "int"), ("kpos", "int"), ("p", "float")])))
         return out
 
-    def reset(self) -> list[Statement]:
-        """Empty the session's tables, for a new sequence on the same session."""
-        L = self.config.n_layer
-        tables = ["tokens", *(f"x{l}" for l in range(L + 1)), "final", *(f"cache{l}" for l in range(L))]
-        tables += [f"attn{l}" for l in range(L)] if self.inspect else []
-        return [Statement(f"empty {name}", f"DELETE FROM {name}") for name in tables]
-
-    def load_tokens(self) -> Statement:
-        return Statement("the new tokens, from bound parameters", self.d.load_tokens_sql("tokens"))
+    def reset_values(self) -> list[Statement]:
+        return []  # no transposed values: attention reads the cache's rows
 
     # -- one forward step ----------------------------------------------------------------------
-
-    def step(self) -> list[Statement]:
-        out = [self.embed()]
-        for l in range(self.config.n_layer):
-            out += self.layer(l)
-        out.append(self.final_norm())
-        return out
 
     def embed(self) -> Statement:
         C = self.config.n_embd
         x = ", ".join(f"e.w{k} + p.w{k}" for k in range(C))
         return Statement(
             "token embedding + position embedding: the residual stream x0",
-            f"INSERT INTO x0 SELECT t.pos, {x} FROM tokens t JOIN {self.w('wte')} e ON e.j = t.token "
-            f"JOIN {self.w('wpe')} p ON p.j = t.pos WHERE t.pos >= {self.first}",
+            f"INSERT INTO x0 SELECT t.pos, {x} FROM tokens t JOIN {self.weights('wte')} e ON e.j = t.token "
+            f"JOIN {self.weights('wpe')} p ON p.j = t.pos WHERE t.pos >= {self.first}",
         )
 
-    def norm_stats(self, name: str, source: str) -> str:
+    def norm_ctes(self, name: str, source: str) -> str:
         """CTEs `{name}_m` (rows of `source` with their mean mu) and `{name}` (…and
         r = 1/√(var + ε)): a layer norm's two numbers per position, each computed once."""
         C, m = self.config.n_embd, self.d.materialized
@@ -189,7 +170,7 @@ class WideCompiler:
     def by_output(self, table: str, stats: str, extra: str = "") -> str:
         """SELECT pos, j[, extra], y: LN(x)·W + b, one row per position and unit."""
         pre = f"n.r * ({row_dot('m', 'w', 'n', 'x', self.config.n_embd)} - n.mu * m.s) + m.b"
-        return f"SELECT n.pos, m.j{extra}, {pre} AS y FROM {self.w(table)} m, {stats} n"
+        return f"SELECT n.pos, m.j{extra}, {pre} AS y FROM {self.weights(table)} m, {stats} n"
 
     def by_input(self, table: str, source: str, n_in: int) -> str:
         """SELECT pos, y0…: long input rows (pos, i, v) of `source` · a by-input table,
@@ -197,7 +178,7 @@ class WideCompiler:
         C = self.config.n_embd
         sums = ", ".join(f"sum(u.v * m.w{k}) AS y{k}" for k in range(C))
         inputs = f"SELECT pos, i, v FROM {source} UNION ALL SELECT DISTINCT pos, {n_in}, 1.0 FROM {source}"
-        return f"SELECT u.pos, {sums} FROM ({inputs}) u JOIN {self.w(table)} m ON m.i = u.i GROUP BY u.pos"
+        return f"SELECT u.pos, {sums} FROM ({inputs}) u JOIN {self.weights(table)} m ON m.i = u.i GROUP BY u.pos"
 
     def attention_scores(self, l: int) -> str:
         """CTEs `scores` (each new query · every visible cached key of its head, scaled) and
@@ -216,7 +197,7 @@ class WideCompiler:
         pivot = ", ".join(f"max(CASE WHEN d = {k} THEN y END) AS c{k}" for k in range(D))
         qkv = Statement(
             f"layer {l}: layer norm 1 and the QKV projection; cache each head's query, key and value",
-            f"INSERT INTO cache{l}\nWITH\n  {self.norm_stats('n', f'(SELECT * FROM x{l} WHERE pos >= {self.first})')},\n"
+            f"INSERT INTO cache{l}\nWITH\n  {self.norm_ctes('n', f'(SELECT * FROM x{l} WHERE pos >= {self.first})')},\n"
             f"  y AS {m}({self.by_output(f'h{l}_qkv', 'n', extra=', m.kind, m.hd, m.d')})\n"
             f"SELECT kind, hd, pos, {pivot} FROM y GROUP BY kind, hd, pos",
         )
@@ -235,12 +216,12 @@ WITH
            FROM peaks p JOIN cache{l} v ON v.kind = {VALUE} AND v.hd = p.hd AND v.pos = p.kpos GROUP BY p.pos, p.hd),
   -- the same as long rows, one per input channel of the projection
   attn AS {m}(SELECT a.pos, a.hd * {D} + c.d AS i, CASE c.d {unpivot} END AS v
-           FROM heads a, (SELECT DISTINCT d FROM {self.w(f'h{l}_qkv')}) c),
+           FROM heads a, (SELECT DISTINCT d FROM {self.weights(f'h{l}_qkv')}) c),
   -- output projection (by input, bias included), plus the residual stream
   resid AS {m}(SELECT p.pos, {plus('p.y', 'x.x')} FROM ({self.by_input(f'h{l}_attn_proj', 'attn', C)}) p
            JOIN x{l} x ON x.pos = p.pos),
   -- layer norm 2 and the MLP's first layer, then GELU (tanh form, as GPT-2) on each unit
-  {self.norm_stats('n2', 'resid')},
+  {self.norm_ctes('n2', 'resid')},
   pre AS {m}({self.by_output(f'h{l}_fc', 'n2')}),
   fc AS {m}(SELECT f.pos, f.j AS i, {gelu} AS v FROM pre f)
 -- the MLP's projection (by input, bias included), plus the residual stream: the next layer's input
@@ -259,8 +240,8 @@ SELECT p.pos, {plus('p.y', 'r.x')} FROM ({self.by_input(f'h{l}_mlp_proj', 'fc', 
         normed = ", ".join(f"(n.x{k} - n.mu) * n.r * f.g{k} + f.b{k}" for k in range(C))
         return Statement(
             "final layer norm",
-            f"INSERT INTO final\nWITH\n  {self.norm_stats('n', f'(SELECT * FROM x{L} WHERE pos >= {self.first})')}\n"
-            f"SELECT n.pos, {normed} FROM n, {self.w('ln_f')} f",
+            f"INSERT INTO final\nWITH\n  {self.norm_ctes('n', f'(SELECT * FROM x{L} WHERE pos >= {self.first})')}\n"
+            f"SELECT n.pos, {normed} FROM n, {self.weights('ln_f')} f",
         )
 
     def logits(self, last_only: bool) -> Statement:
@@ -268,5 +249,5 @@ SELECT p.pos, {plus('p.y', 'r.x')} FROM ({self.by_input(f'h{l}_mlp_proj', 'fc', 
         return Statement(
             "logits: the final hidden state · every token's embedding",
             f"SELECT f.pos, e.j, {row_dot('e', 'w', 'f', 'xn', self.config.n_embd)} AS logit "
-            f"FROM {self.w('wte')} e, final f WHERE {where}",
+            f"FROM {self.weights('wte')} e, final f WHERE {where}",
         )

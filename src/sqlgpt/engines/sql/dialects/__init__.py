@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .base import Dialect
 
 
-def get_dialect(name: str) -> Dialect:
+def get_dialect(name: str, **options: Any) -> Dialect:
+    """The dialect called `name`; `options` go to its constructor (PostgreSQL: pgvector=)."""
     if name == "duckdb":
         from .duckdb import DuckDBDialect
 
@@ -13,11 +16,15 @@ def get_dialect(name: str) -> Dialect:
     if name == "postgres":
         from .postgres import PostgresDialect
 
-        return PostgresDialect()
+        return PostgresDialect(**options)
     if name == "sqlite":
         from .sqlite import SQLiteDialect
 
         return SQLiteDialect()
+    if name == "spark":
+        from .spark import SparkDialect
+
+        return SparkDialect()
     raise KeyError(name)
 
 

@@ -25,6 +25,12 @@ class Dialect:
     # "vector": vectors are values of a vector type (compiler.py); "wide": a column per
     # element (wide.py), for databases without one.
     layout = "vector"
+    # How the vector layout keeps a layer's values transposed (a row per channel, a vector
+    # over positions): "table", grown each step by `append_values`; or "view", recomputed
+    # from the KV cache by `values_view`, for databases that cannot update rows in place.
+    transposed_values = "table"
+    # A variant of the layout with other column types (installs of one are not the other's).
+    layout_variant = 0
 
     def qualify(self, schema: str, table: str) -> str:
         """The name of `table` in `schema`."""
@@ -35,6 +41,10 @@ class Dialect:
 
     def create_schema_if_missing(self, schema: str) -> str:
         return f"CREATE SCHEMA IF NOT EXISTS {schema}"
+
+    def position_params(self, position: int) -> Any:
+        """Parameters for a statement whose one parameter, $1, is a position."""
+        return [position]
 
     def token_params(self, first: int, ids: list[int]) -> list[Any]:
         """The parameters of `load_tokens_sql`: the first new position and the ids."""
@@ -90,6 +100,18 @@ class Dialect:
             " format_version INTEGER NOT NULL, installed_at TIMESTAMP NOT NULL)"
         )
 
+    def delete_row(self, conn: Any, table: str, key_column: str, key: Any) -> None:
+        """Delete the rows of `table` whose `key_column` is `key` (a bound parameter)."""
+        conn.execute(f"DELETE FROM {table} WHERE {key_column} = {self.placeholder}", [key])
+
+    def update_row(self, conn: Any, table: str, key_column: str, key: Any, values: dict[str, Any]) -> None:
+        """Set `values` (column -> value, bound parameters) in the rows whose `key_column` is `key`."""
+        sets = ", ".join(f"{column} = {self.placeholder}" for column in values)
+        conn.execute(f"UPDATE {table} SET {sets} WHERE {key_column} = {self.placeholder}", [*values.values(), key])
+
+    def use_model(self, conn: Any, schema: str, tables: list[str]) -> None:
+        """Called once an engine has found its model's weight `tables` in `schema`, complete."""
+
     def drop_schema(self, conn: Any, schema: str) -> None:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
@@ -107,6 +129,10 @@ class Dialect:
 
     def temp_table_as(self, name: str, select: str) -> str:
         return f"CREATE TEMP TABLE {name} AS\n{select}"
+
+    def empty_table(self, name: str) -> str:
+        """A statement deleting every row of the session table `name`."""
+        return f"DELETE FROM {name}"
 
     def sql_type(self, kind: str) -> str:
         """The column type for a layout kind: 'int', 'float' or 'vector'."""

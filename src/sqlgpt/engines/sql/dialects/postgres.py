@@ -1,7 +1,9 @@
 """PostgreSQL with pgvector: vectors as `vector`, `inner_product`, binary COPY for installs.
 
 The system the original "GPT in 500 lines of SQL" ran on, over psycopg 3. pgvector's
-`inner_product` is the matrix-vector workhorse (a plain `real[]` unnest + sum is ~100× slower);
+`inner_product` is the matrix-vector workhorse. Where the server has no pgvector, the same
+tables hold plain `real[]` arrays and a dot product is an `unnest` + `sum` (~100× slower,
+but it runs on any PostgreSQL, 15 included); the engine says so on stderr when it falls back;
 element-wise work on single vectors goes through `unnest ... WITH ORDINALITY`, and the
 values' transposed rows grow as `real[]` (a pgvector vector cannot be empty). With no DSN,
 `pgserver` (PostgreSQL 16 + pgvector, from PyPI) runs a private server under the user's
@@ -11,6 +13,7 @@ cache — are its own. `%` never appears in generated SQL (psycopg reads it as a
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,10 +23,11 @@ import numpy as np
 from ....errors import SqlgptError, first_line
 from .base import Dialect
 
+FLOAT4_OID = 700  # PostgreSQL's type id of real, in the binary form of a real[]
+
 
 class PostgresDialect(Dialect):
     name = "postgres"
-    vector_type = "vector"
     float_type = "real"
     placeholder = "%s"
     single_writer = False  # the server arbitrates: no read-only reopening
@@ -31,20 +35,37 @@ class PostgresDialect(Dialect):
     # the weights and recomputes them for every weight row (0.5 s instead of 15 ms).
     materialized = "MATERIALIZED "
 
+    def __init__(self, pgvector: bool | None = None) -> None:
+        """pgvector: True requires it, False never uses it, None (default) uses it where the
+        server has it. `open` settles which, in `self.pgvector`."""
+        self.wanted = pgvector
+        self.pgvector = pgvector is not False
+
+    @property
+    def vector_type(self) -> str:  # type: ignore[override]
+        return "vector" if self.pgvector else "real[]"
+
+    @property
+    def layout_variant(self) -> int:  # type: ignore[override]
+        return 0 if self.pgvector else 1  # other column types: an install of one is not the other's
+
     def fence(self, subquery: str) -> str:
         return f"({subquery} OFFSET 0)"
 
     # -- vector primitives ---------------------------------------------------------------------
 
     def dot(self, a: str, b: str) -> str:
-        return f"inner_product({a}, {b})"
+        if self.pgvector:
+            return f"inner_product({a}, {b})"
+        return f"(SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest({a}, {b}) AS u(a, b))"
 
     def collect(self, expr: str, order_by: str) -> str:
-        return f"CAST(array_agg(CAST({expr} AS real) ORDER BY {order_by}) AS vector)"
+        return f"CAST(array_agg(CAST({expr} AS real) ORDER BY {order_by}) AS {self.vector_type})"
 
     def collect_plus(self, expr: str, index: str, vector: str) -> str:
-        # pgvector adds element-wise; the residual is one vector per group (any_value: PG 16+).
-        return f"({self.collect(expr, index)} + any_value({vector}))"
+        if self.pgvector:  # pgvector adds element-wise; the residual is one vector per group (any_value: PG 16+)
+            return f"({self.collect(expr, index)} + any_value({vector}))"
+        return self.collect(f"{expr} + ({vector})[{index} + 1]", index)
 
     def to_float(self, expr: str) -> str:
         return f"CAST({expr} AS real)"
@@ -56,7 +77,7 @@ class PostgresDialect(Dialect):
         return f"mod({a}, {b})"
 
     def as_vector(self, expr: str) -> str:
-        return f"CAST({expr} AS vector)"
+        return f"CAST({expr} AS {self.vector_type})"
 
     def empty_growing_vector(self) -> str:
         return "CAST(ARRAY[] AS real[])"
@@ -65,7 +86,7 @@ class PostgresDialect(Dialect):
         names = [f"a{i}" for i in range(len(vectors))]
         arrays = ", ".join(f"CAST({v} AS real[])" for v in vectors)
         body = fn(*(f"u.{n}" for n in names))
-        return (f"(SELECT CAST(array_agg(CAST({body} AS real) ORDER BY u.i) AS vector) "
+        return (f"(SELECT CAST(array_agg(CAST({body} AS real) ORDER BY u.i) AS {self.vector_type}) "
                 f"FROM unnest({arrays}) WITH ORDINALITY AS u({', '.join(names)}, i))")
 
     def vector_mean(self, vector: str) -> str:
@@ -79,6 +100,9 @@ class PostgresDialect(Dialect):
 
     def param(self, n: int) -> str:
         return f"%(p{n})s"
+
+    def position_params(self, position: int) -> Any:
+        return {"p1": position}
 
     # -- session tables ------------------------------------------------------------------------
 
@@ -100,27 +124,42 @@ class PostgresDialect(Dialect):
     # -- connections and loading ---------------------------------------------------------------
 
     def open(self, database: str, writable: bool) -> Any:
+        """A connection; settles whether pgvector is used (saying so on stderr if it was
+        wanted by default but is missing)."""
         import psycopg
 
-        try:
-            conn = psycopg.connect(database, autocommit=True)
-        except psycopg.Error as e:
-            raise SqlgptError(f"cannot connect to PostgreSQL ({first_line(e)})") from None
-        if conn.info.server_version < 160000:
-            version = conn.info.server_version
-            conn.close()
-            raise SqlgptError(f"the postgres engine needs PostgreSQL 16 or newer (for any_value); this server is "
-                              f"{version // 10000}.{version % 10000}")
+        conn = self._connect(database)
+        if self.wanted is False:
+            self.pgvector = False
+            return conn
         try:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         except psycopg.Error as e:
+            if self.wanted:
+                conn.close()
+                raise SqlgptError(f"pgvector was asked for, but this server lacks it ({first_line(e)})") from None
+            self.pgvector = False
+            print("sqlgpt: this PostgreSQL has no pgvector extension: using plain real[] arrays, about 100x slower "
+                  "(install pgvector for speed)", file=sys.stderr)
+            return conn
+        self.pgvector = True
+        if conn.info.server_version < 160000:
+            version = conn.info.server_version
             conn.close()
-            raise SqlgptError(f"the postgres engine needs the pgvector extension, which this server lacks "
-                              f"({first_line(e)})") from None
+            raise SqlgptError(f"the postgres engine with pgvector needs PostgreSQL 16 or newer (for any_value); this "
+                              f"server is {version // 10000}.{version % 10000} (pgvector=False runs on it, slowly)")
         return conn
 
+    def _connect(self, database: str) -> Any:
+        import psycopg
+
+        try:
+            return psycopg.connect(database, autocommit=True)
+        except psycopg.Error as e:
+            raise SqlgptError(f"cannot connect to PostgreSQL ({first_line(e)})") from None
+
     def cursor(self, conn: Any, database: str) -> Any:
-        return self.open(database, writable=True)  # temp tables belong to a connection
+        return self._connect(database)  # temp tables belong to a connection
 
     def execute_prepared(self, cursor: Any, handle: str, position: int) -> Any:
         # psycopg prepares it server-side on first use and reuses the plan afterwards.
@@ -141,20 +180,30 @@ class PostgresDialect(Dialect):
         n = len(next(iter(columns.values())))
         fields: list[tuple] = [("count", ">i2")]
         for name, values in columns.items():
-            if values.ndim == 2:  # pgvector's binary form: dim, unused, then the floats
+            if values.ndim == 2 and self.pgvector:  # pgvector's binary form: dim, unused, then the floats
                 fields += [(f"{name}_len", ">i4"), (f"{name}_dim", ">i2"), (f"{name}_pad", ">i2"),
                            (name, ">f4", (values.shape[1],))]
+            elif values.ndim == 2:  # a real[]: ndim, flags, element type, length, lower bound, then
+                # each element as (byte length, float)
+                fields += [(f"{name}_len", ">i4"), (f"{name}_head", ">i4", (5,)), (name, [("n", ">i4"), ("v", ">f4")],
+                                                                                   (values.shape[1],))]
             else:
                 fields += [(f"{name}_len", ">i4"), (name, ">i4" if values.dtype.kind == "i" else ">f4")]
         rows = np.zeros(n, dtype=np.dtype(fields))
         rows["count"] = len(columns)
         for name, values in columns.items():
-            if values.ndim == 2:
+            if values.ndim == 2 and self.pgvector:
                 rows[f"{name}_len"] = 4 + 4 * values.shape[1]
                 rows[f"{name}_dim"] = values.shape[1]
+                rows[name] = values
+            elif values.ndim == 2:
+                rows[f"{name}_len"] = 20 + 8 * values.shape[1]
+                rows[f"{name}_head"] = [1, 0, FLOAT4_OID, values.shape[1], 1]
+                rows[name]["n"] = 4
+                rows[name]["v"] = values
             else:
                 rows[f"{name}_len"] = 4
-            rows[name] = values
+                rows[name] = values
         header = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") * 2
         trailer = (-1).to_bytes(2, "big", signed=True)
         data = memoryview(header + rows.tobytes() + trailer)

@@ -1,0 +1,54 @@
+"""The bundled default model: inside the package, used with no --model and no network, an
+ordinary GPT-2 directory that transformers agrees with, and its training record beside it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+import sqlgpt
+from sqlgpt.models import BUNDLED_DIR, DEFAULT_MODEL
+
+SHAKESPEARE = BUNDLED_DIR / "shakespeare"
+
+
+def test_the_default_is_the_bundled_model():
+    assert DEFAULT_MODEL == "shakespeare"
+    gpt = sqlgpt.load(engine="numpy")
+    assert gpt.name == "shakespeare" and gpt.config.n_params < 20_000_000
+    size = sum(f.stat().st_size for f in SHAKESPEARE.iterdir())
+    assert size <= 20 * 2**20  # the wheel stays small
+
+
+def test_transformers_agrees_with_every_engine(tmp_path):
+    from transformers import GPT2LMHeadModel
+
+    # Stored as float16; every engine computes in float32, and so must the reference.
+    model = GPT2LMHeadModel.from_pretrained(SHAKESPEARE, dtype=torch.float32).eval()
+    ids = sqlgpt.load(engine="numpy").tokenizer.encode("ROMEO:\nBut soft, what light through yonder window breaks?")
+    with torch.no_grad():
+        theirs = model(torch.tensor([ids])).logits[0].numpy()
+    for engine, options in [("numpy", {}), ("duckdb", {"database": str(tmp_path / "m.duckdb")})]:
+        with sqlgpt.load(engine=engine, **options) as gpt:
+            assert np.abs(gpt.logits(ids) - theirs).max() <= 1e-4, engine
+
+
+def test_generates_offline_from_the_command_line(tmp_path):
+    env = dict(os.environ, HF_HUB_OFFLINE="1", XDG_CACHE_HOME=str(tmp_path / "cache"), HF_HOME=str(tmp_path / "hf"))
+    done = subprocess.run([sys.executable, "-m", "sqlgpt", "generate", "ROMEO:", "-n", "20", "--seed", "1"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    expected = sqlgpt.load(engine="numpy").generate("ROMEO:", max_new_tokens=20, seed=1)
+    assert done.stdout == expected + "\n" and len(expected) > 20
+
+
+def test_its_training_is_recorded():
+    record = json.loads((SHAKESPEARE / "training.json").read_text())
+    assert record["commands"] and record["commands"][0].startswith("sqlgpt train")
+    assert record["model"]["n_params"] == sqlgpt.load(engine="numpy").config.n_params
+    assert "nats_per_char" in record["val_loss"]

@@ -1,0 +1,204 @@
+"""The Spark engine's promises beyond correct logits (those are in test_engines.py): installs
+that an interruption cannot leave half-done, hostile prompts, sessions of their own, and
+one-line errors. One local SparkSession serves all tests (a JVM takes seconds to start);
+test_engines.py uses it too. The NumPy engine is the reference."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import sqlgpt
+from sqlgpt.engines.sql import install as install_module
+from sqlgpt.errors import SqlgptError
+
+from .test_duckdb_engine import hostile_prompts, interrupt_third_table
+
+TOLERANCE = 1e-4
+IDS = [5, 17, 42, 99, 3, 250, 7, 64]
+
+
+@pytest.fixture(scope="session")
+def spark_session(tmp_path_factory):
+    """A local SparkSession with its warehouse and metastore in a temporary directory."""
+    pytest.importorskip("pyspark", reason="the spark tests need pyspark: pip install 'sqlgpt[spark]'")
+    from sqlgpt.engines.sql.dialects import spark
+
+    if not spark.java_found():
+        pytest.skip("the spark tests need a Java 17+ runtime")
+    session = spark.local_session("local[2]", tmp_path_factory.mktemp("spark"))
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def gpt(tiny_dir, spark_session):
+    with sqlgpt.load(tiny_dir, engine="spark", session=spark_session, progress=False) as model:
+        yield model
+
+
+def load(directory, spark_session) -> sqlgpt.GPT:
+    return sqlgpt.load(directory, engine="spark", session=spark_session, progress=False)
+
+
+def databases(spark) -> set[str]:
+    return {d.name for d in spark.catalog.listDatabases()}
+
+
+def contents(spark) -> dict:
+    """The catalogue's rows, and every model table with its row count and the sum of its weights."""
+    out: dict = {"catalogue": sorted(tuple(r) for r in spark.sql(
+        f"SELECT schema_name, fingerprint, source FROM {install_module.CATALOGUE}").collect())}
+    for database in sorted(databases(spark) - {"default"}):
+        for table in spark.catalog.listTables(database):
+            if table.isTemporary:  # (listed with every database)
+                continue
+            columns = {c.name for c in spark.catalog.listColumns(f"{database}.{table.name}")}
+            total = "sum(aggregate(w, 0D, (s, e) -> s + e))" if "w" in columns else "0"
+            out[f"{database}.{table.name}"] = tuple(spark.sql(
+                f"SELECT count(*), {total} FROM {database}.{table.name}").collect()[0])
+    return out
+
+
+def changed_copy(tiny_dir, tmp_path, blank_lines: int):
+    """The tiny checkpoint with other bytes (`blank_lines` appended to its config), so another
+    fingerprint and another install than the shared one or another test's."""
+    directory = tmp_path / "model"
+    shutil.copytree(tiny_dir, directory)
+    with open(directory / "config.json", "a") as f:
+        f.write("\n" * blank_lines)
+    return directory
+
+
+def assert_matches_numpy(gpt: sqlgpt.GPT, directory) -> None:
+    reference = sqlgpt.load(directory, engine="numpy").logits(IDS)
+    assert np.abs(gpt.logits(IDS) - reference).max() <= TOLERANCE
+
+
+def test_weights_are_float_arrays_cached_while_open(gpt, tiny_dir, spark_session):
+    wte = f"{gpt.engine.schema}.wte"
+    types = {c.name: c.dataType for c in spark_session.catalog.listColumns(wte)}
+    assert types == {"j": "int", "w": "array<float>"}
+    assert spark_session.catalog.isCached(wte)
+    # The embedding row of token 7 is the checkpoint's, bit for bit.
+    row = spark_session.sql(f"SELECT w FROM {wte} WHERE j = 7").collect()[0][0]
+    expected = sqlgpt.models.open_checkpoint(tiny_dir).params()["wte.weight"][7]
+    assert np.array_equal(np.asarray(row, dtype=np.float32), expected)
+
+
+def test_an_interrupted_install_leaves_nothing_behind(tiny_dir, tmp_path, spark_session, monkeypatch):
+    directory = changed_copy(tiny_dir, tmp_path, 1)
+    load(tiny_dir, spark_session).close()  # the catalogue exists: only this install's traces count
+    before = contents(spark_session)
+    interrupt_third_table(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        load(directory, spark_session)
+    assert contents(spark_session) == before
+    monkeypatch.undo()
+    with load(directory, spark_session) as gpt:
+        assert_matches_numpy(gpt, directory)
+
+
+def test_a_half_written_model_is_never_used(tiny_dir, tmp_path, spark_session, monkeypatch):
+    """As if the process died mid-install (no rollback): the tables written so far stay, but
+    without their catalogue row the next load installs afresh rather than use them."""
+    directory = changed_copy(tiny_dir, tmp_path, 2)
+    interrupt_third_table(monkeypatch)
+    monkeypatch.setattr("sqlgpt.engines.sql.dialects.spark.SparkConnection.rollback", lambda self: None)
+    with pytest.raises(KeyboardInterrupt):
+        load(directory, spark_session)
+    schema = install_module.schema_name(sqlgpt.models.open_checkpoint(directory).fingerprint())
+    assert schema in databases(spark_session)  # the half-written tables are there...
+    rows = spark_session.sql(f"SELECT count(*) FROM {install_module.CATALOGUE} WHERE schema_name = ?",
+                             args=[schema]).collect()
+    assert rows[0][0] == 0  # ...but nothing points at them
+    monkeypatch.undo()
+    with load(directory, spark_session) as gpt:
+        assert gpt.engine.schema == schema
+        assert_matches_numpy(gpt, directory)
+
+
+def test_reopening_reuses_the_install(gpt, tiny_dir, spark_session, monkeypatch):
+    before = contents(spark_session)
+    monkeypatch.setattr(install_module, "install", lambda *a, **k: pytest.fail("installed again"))
+    with load(tiny_dir, spark_session) as again:
+        assert again.engine.schema == gpt.engine.schema
+    assert contents(spark_session) == before
+
+
+def test_hostile_prompts_never_enter_sql(gpt, tiny_dir, spark_session):
+    reference = sqlgpt.load(tiny_dir, engine="numpy")
+    before = contents(spark_session)
+    schema = gpt.engine.schema
+    # Each prompt costs a Spark session: a few that reach for Spark's own markers and quoting.
+    prompts = [p for p in hostile_prompts(schema) if "DROP" in p or "?" in p][:3]
+    prompts += ["${spark.sql.warehouse.dir} :first :ids :p1 ? `x`", f"'); DROP DATABASE {schema} CASCADE; --", ""]
+    for prompt in prompts:
+        ours = [p for _, p in gpt.next_token_probs(prompt, k=5)]
+        theirs = [p for _, p in reference.next_token_probs(prompt, k=5)]
+        assert np.allclose(ours, theirs, atol=1e-5), prompt
+    with pytest.raises(SqlgptError, match="context window"):
+        gpt.next_token_probs("'); DROP TABLE wte; --" * 10_000)
+    assert contents(spark_session) == before
+
+
+def test_sessions_are_private_and_dropped_at_close(gpt, tiny_dir, spark_session):
+    whole = sqlgpt.load(tiny_dir, engine="numpy").logits(IDS)
+    with gpt.engine.session() as a, gpt.engine.session() as b:
+        private = {a.cursor.database, b.cursor.database}
+        assert len(private) == 2 and private <= databases(spark_session)
+        first = a.forward(IDS[:5], all_logits=True)
+        b.forward(IDS[5:], all_logits=True)  # another sequence in between
+        rest = a.forward(IDS[5:], all_logits=True)
+        b.reset()  # emptied, not dropped: the same session reads a new sequence
+        again = b.forward(IDS[:5], all_logits=True)
+    assert np.abs(np.concatenate([first, rest]) - whole).max() <= TOLERANCE
+    assert np.abs(again - whole[:5]).max() <= TOLERANCE
+    assert not private & databases(spark_session)
+
+
+def test_another_master_in_the_same_process_is_one_line(tiny_dir, spark_session):
+    with pytest.raises(SqlgptError, match="already runs Spark on master local\\[2\\]") as info:
+        sqlgpt.load(tiny_dir, engine="spark", database="local[1]", progress=False)
+    assert "\n" not in str(info.value)
+
+
+def test_the_master_url_shares_the_running_application(gpt, tiny_dir, spark_session):
+    with sqlgpt.load(tiny_dir, engine="spark", database="local[2]", progress=False) as again:
+        assert again.engine.conn.spark.sparkContext is spark_session.sparkContext
+    assert spark_session.sql("SELECT 1").collect()[0][0] == 1  # not the engine's to stop
+
+
+def test_an_unreachable_master_is_one_line(tiny_dir):
+    with pytest.raises(SqlgptError, match="cannot reach the Spark master at spark://127.0.0.1:1") as info:
+        sqlgpt.load(tiny_dir, engine="spark", database="spark://127.0.0.1:1", progress=False)
+    assert "\n" not in str(info.value)
+
+
+NO_JAVA = """
+    import sys
+    import sqlgpt
+    from sqlgpt.errors import SqlgptError
+
+    try:
+        sqlgpt.load(sys.argv[1], engine="spark", progress=False)
+    except SqlgptError as e:
+        print(e)
+"""
+
+
+def test_no_java_is_one_line(tiny_dir, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
+    env["PATH"] = os.path.dirname(sys.executable)  # python, and no java
+    env["XDG_CACHE_HOME"] = str(tmp_path)
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(NO_JAVA), str(tiny_dir)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines() == ["the spark engine needs a Java 17+ runtime: install one "
+                                                "(e.g. openjdk-17-jre) or set JAVA_HOME"]
