@@ -1,6 +1,6 @@
 """Speed and memory of each engine on GPT-2 small's shape, as ratios to PyTorch in one run.
 
-Run: python bench/bench_engines.py [--quick] [--engines torch numpy duckdb postgres sqlite]
+Run: python bench/bench_engines.py [--quick] [--engines torch numpy duckdb postgres sqlite spark]
 
 A random-weight checkpoint of the full 124M shape is built once under bench/out/ (weights do
 not change speed). For each engine, in its own process so peak memory is its own:
@@ -11,7 +11,9 @@ not change speed). For each engine, in its own process so peak memory is its own
 
 PyTorch is transformers' GPT2LMHeadModel on the CPU with its KV cache, on as many threads as
 DuckDB uses. --quick skips the 256-token prompt and position 500 (minutes on SQL engines;
-PostgreSQL and SQLite, much slower still, are best measured with --quick).
+PostgreSQL, SQLite and Spark, much slower still, are best measured with --quick). Spark runs
+on a local master with its warehouse under bench/out; its peak RSS is the Python process's
+alone (the JVM, a child process, is not counted).
 Figures are best-of-n and still move with whatever else the machine is doing.
 """
 
@@ -78,6 +80,10 @@ def measure_sqlgpt(engine: str, quick: bool) -> dict:
     options: dict = {}
     if engine in ("duckdb", "sqlite"):
         options = {"database": str(OUT / f"bench.{engine}"), "progress": True}
+    elif engine == "spark":
+        from sqlgpt.engines.sql.dialects.spark import local_session
+
+        options = {"session": local_session("local[*]", OUT / "spark"), "progress": True}
     elif engine == "postgres":  # a private server of its own under bench/out
         import pgserver
 

@@ -417,25 +417,31 @@ def test_two_threads_on_one_engine(tiny_dir, tmp_path):
     with load(tiny_dir, tmp_path / "x.duckdb") as gpt:
         assert [generate(gpt, prompt, seed) for prompt, seed in JOBS] == expected  # one at a time
 
-        barrier = threading.Barrier(len(JOBS))
-        results: list[str | None] = [None] * len(JOBS)
-        errors: list[BaseException] = []
+        assert generate_in_threads(gpt) == expected
 
-        def work(i: int) -> None:
-            try:
-                barrier.wait(timeout=60)
-                results[i] = generate(gpt, *JOBS[i])
-            except BaseException as e:  # noqa: BLE001 - reported below
-                errors.append(e)
 
-        threads = [threading.Thread(target=work, args=(i,)) for i in range(len(JOBS))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=SUBPROCESS_TIMEOUT)
-        assert not any(thread.is_alive() for thread in threads)
-        assert errors == []
-        assert results == expected
+def generate_in_threads(gpt: sqlgpt.GPT) -> list[str | None]:
+    """Every job of JOBS at once, each on its own thread; their texts (errors re-raised)."""
+    barrier = threading.Barrier(len(JOBS))
+    results: list[str | None] = [None] * len(JOBS)
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            barrier.wait(timeout=60)
+            results[i] = generate(gpt, *JOBS[i])
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(JOBS))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=SUBPROCESS_TIMEOUT)
+    assert not any(thread.is_alive() for thread in threads)
+    if errors:
+        raise errors[0]
+    return results
 
 
 # Loads, says "ready", waits for the go (so that both processes have the file open at once),

@@ -10,6 +10,7 @@ import torch
 import sqlgpt
 
 from .conftest import NO_SHARED
+from .test_spark_engine import spark_session  # noqa: F401 - a fixture, shared with that file
 
 TOLERANCE = 1e-4  # max |logit difference| allowed against transformers
 
@@ -28,8 +29,9 @@ def hf_greedy(model, ids: list[int], n: int) -> list[int]:
     return new[: new.index(eos)] if eos in new else new
 
 
-ENGINES = ["numpy", "duckdb", "postgres", "sqlite"]
-# SQLite runs GPT-2 small at ~10 s a token: its 124M check is left to the benchmark.
+ENGINES = ["numpy", "duckdb", "postgres", "sqlite", "spark"]
+# SQLite runs GPT-2 small at ~10 s a token and Spark slower still: their 124M checks are left
+# to the benchmark.
 ENGINES_AT_124M = ["numpy", "duckdb", "postgres"]
 
 
@@ -38,6 +40,8 @@ def load(directory, engine: str, request):
         options = {"database": str(request.getfixturevalue("tmp_path_factory").mktemp(engine) / f"models.{engine}")}
     elif engine == "postgres":
         options = {"dsn": request.getfixturevalue("pg_dsn")}
+    elif engine == "spark":  # one local SparkSession for the whole test run (test_spark_engine.py)
+        options = {"session": request.getfixturevalue("spark_session"), "progress": False}
     else:
         options = {}
     return sqlgpt.load(directory, engine=engine, **options)
@@ -74,19 +78,25 @@ def test_kv_cache_gives_the_same_logits_as_one_pass(tiny):
     assert np.abs(last[0] - whole[-1]).max() <= 1e-5
 
 
+# Spark spends seconds per token on fixed query costs: fewer tokens keep its checks in minutes.
+NEW_TOKENS = {"spark": 8}
+
+
 def test_greedy_generation_matches_transformers(tiny, tiny_dir, hf_model):
     prompt = tiny.tokenizer.encode("the cat sat on")
-    ours = tiny.generate_ids(prompt, max_new_tokens=40, temperature=0)
-    theirs = hf_greedy(hf_model(tiny_dir), prompt, 40)
+    n = NEW_TOKENS.get(tiny.engine.name, 40)
+    ours = tiny.generate_ids(prompt, max_new_tokens=n, temperature=0)
+    theirs = hf_greedy(hf_model(tiny_dir), prompt, n)
     assert ours == theirs and len(ours) > 5
 
 
 def test_same_seed_same_text_on_every_engine(tiny_dir, request):
-    texts = set()
-    for engine in ENGINES:
+    reference = sqlgpt.load(tiny_dir, engine="numpy")
+    for engine in ENGINES[1:]:
+        n = NEW_TOKENS.get(engine, 25)
+        expected = reference.generate("the cat", max_new_tokens=n, temperature=1.1, top_p=0.95, seed=42)
         with load(tiny_dir, engine, request) as gpt:
-            texts.add(gpt.generate("the cat", max_new_tokens=25, temperature=1.1, top_p=0.95, seed=42))
-    assert len(texts) == 1
+            assert gpt.generate("the cat", max_new_tokens=n, temperature=1.1, top_p=0.95, seed=42) == expected, engine
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ import sqlgpt
 from sqlgpt.engines.sql import install as install_module
 from sqlgpt.errors import SqlgptError
 
-from .test_duckdb_engine import hostile_prompts, interrupt_third_table
+from .test_duckdb_engine import interrupt_third_table
 
 TOLERANCE = 1e-4
 IDS = [5, 17, 42, 99, 3, 250, 7, 64]
@@ -51,11 +51,13 @@ def databases(spark) -> set[str]:
     return {d.name for d in spark.catalog.listDatabases()}
 
 
-def contents(spark) -> dict:
-    """The catalogue's rows, and every model table with its row count and the sum of its weights."""
+def contents(spark, schemas: set[str] | None = None) -> dict:
+    """The catalogue's rows and the databases, and every table of `schemas` (default: all but
+    `default`) with its row count and the sum of its weights."""
     out: dict = {"catalogue": sorted(tuple(r) for r in spark.sql(
-        f"SELECT schema_name, fingerprint, source FROM {install_module.CATALOGUE}").collect())}
-    for database in sorted(databases(spark) - {"default"}):
+        f"SELECT schema_name, fingerprint, source FROM {install_module.CATALOGUE}").collect()),
+        "databases": databases(spark)}
+    for database in sorted(databases(spark) - {"default"} if schemas is None else schemas):
         for table in spark.catalog.listTables(database):
             if table.isTemporary:  # (listed with every database)
                 continue
@@ -95,11 +97,11 @@ def test_weights_are_float_arrays_cached_while_open(gpt, tiny_dir, spark_session
 def test_an_interrupted_install_leaves_nothing_behind(tiny_dir, tmp_path, spark_session, monkeypatch):
     directory = changed_copy(tiny_dir, tmp_path, 1)
     load(tiny_dir, spark_session).close()  # the catalogue exists: only this install's traces count
-    before = contents(spark_session)
+    before = contents(spark_session, set())  # the catalogue and the databases
     interrupt_third_table(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         load(directory, spark_session)
-    assert contents(spark_session) == before
+    assert contents(spark_session, set()) == before
     monkeypatch.undo()
     with load(directory, spark_session) as gpt:
         assert_matches_numpy(gpt, directory)
@@ -125,27 +127,27 @@ def test_a_half_written_model_is_never_used(tiny_dir, tmp_path, spark_session, m
 
 
 def test_reopening_reuses_the_install(gpt, tiny_dir, spark_session, monkeypatch):
-    before = contents(spark_session)
+    before = contents(spark_session, {gpt.engine.schema})
     monkeypatch.setattr(install_module, "install", lambda *a, **k: pytest.fail("installed again"))
     with load(tiny_dir, spark_session) as again:
         assert again.engine.schema == gpt.engine.schema
-    assert contents(spark_session) == before
+    assert contents(spark_session, {gpt.engine.schema}) == before
 
 
 def test_hostile_prompts_never_enter_sql(gpt, tiny_dir, spark_session):
     reference = sqlgpt.load(tiny_dir, engine="numpy")
-    before = contents(spark_session)
     schema = gpt.engine.schema
-    # Each prompt costs a Spark session: a few that reach for Spark's own markers and quoting.
-    prompts = [p for p in hostile_prompts(schema) if "DROP" in p or "?" in p][:3]
-    prompts += ["${spark.sql.warehouse.dir} :first :ids :p1 ? `x`", f"'); DROP DATABASE {schema} CASCADE; --", ""]
+    before = contents(spark_session, {schema})
+    # Each prompt costs a Spark session: a few that reach for Spark's parameter markers,
+    # variable substitution and quoting (the others run on DuckDB and SQLite).
+    prompts = [f"'); DROP DATABASE {schema} CASCADE; --", "${spark.sql.warehouse.dir} :first :ids :p1 ? `x` \\'", ""]
     for prompt in prompts:
         ours = [p for _, p in gpt.next_token_probs(prompt, k=5)]
         theirs = [p for _, p in reference.next_token_probs(prompt, k=5)]
         assert np.allclose(ours, theirs, atol=1e-5), prompt
     with pytest.raises(SqlgptError, match="context window"):
         gpt.next_token_probs("'); DROP TABLE wte; --" * 10_000)
-    assert contents(spark_session) == before
+    assert contents(spark_session, {schema}) == before
 
 
 def test_sessions_are_private_and_dropped_at_close(gpt, tiny_dir, spark_session):
@@ -198,7 +200,6 @@ def test_no_java_is_one_line(tiny_dir, tmp_path):
     env["PATH"] = os.path.dirname(sys.executable)  # python, and no java
     env["XDG_CACHE_HOME"] = str(tmp_path)
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(NO_JAVA), str(tiny_dir)], env=env,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines() == ["the spark engine needs a Java 17+ runtime: install one "
-                                                "(e.g. openjdk-17-jre) or set JAVA_HOME"]
+                          capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip().splitlines() == [
+        "the spark engine needs a Java 17+ runtime: install one (e.g. openjdk-17-jre) or set JAVA_HOME"]

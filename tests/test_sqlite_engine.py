@@ -9,7 +9,6 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-import threading
 
 import numpy as np
 import pytest
@@ -19,7 +18,7 @@ from sqlgpt.engines.sql import install as install_module
 from sqlgpt.engines.sql.wide import balanced_sum
 from sqlgpt.errors import SqlgptError
 
-from .test_duckdb_engine import JOBS, generate, hostile_prompts, interrupt_third_table
+from .test_duckdb_engine import JOBS, generate, generate_in_threads, hostile_prompts, interrupt_third_table
 
 TOLERANCE = 1e-4
 IDS = [5, 17, 42, 99, 3, 250, 7, 64, 128, 11]
@@ -146,23 +145,7 @@ def test_two_threads_on_one_engine(tiny_dir, tmp_path):
     reference = sqlgpt.load(tiny_dir, engine="numpy")
     expected = [generate(reference, prompt, seed) for prompt, seed in JOBS]
     with load(tiny_dir, tmp_path / "x.sqlite") as gpt:
-        results: list[str | None] = [None] * len(JOBS)
-        errors: list[BaseException] = []
-        barrier = threading.Barrier(len(JOBS))
-
-        def work(i: int) -> None:
-            try:
-                barrier.wait(timeout=60)
-                results[i] = generate(gpt, *JOBS[i])
-            except BaseException as e:  # noqa: BLE001 - reported below
-                errors.append(e)
-
-        threads = [threading.Thread(target=work, args=(i,)) for i in range(len(JOBS))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=180)
-        assert errors == [] and results == expected
+        assert generate_in_threads(gpt) == expected
 
 
 def test_in_memory_database_and_separate_sessions(tiny_dir):

@@ -30,6 +30,7 @@ import heapq
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 
 import regex
 
@@ -327,6 +328,11 @@ class Tokenizer:
     def eot_id(self) -> int | None:
         """The id of `<|endoftext|>`, or None if this vocabulary has no such special token."""
         return self._special.get(ENDOFTEXT)
+
+    @property
+    def merge_ranks(self) -> Mapping[bytes, int]:
+        """Each token's bytes -> its merge rank (lower merges first), read-only."""
+        return MappingProxyType(self._ranks)
 
     @property
     def special_tokens(self) -> dict[str, int]:

@@ -21,6 +21,7 @@ A step reads the new token ids from the session table `tokens(pos, token)`. Per 
                  one row per head: layer norm 1 + QKV projection
     vt{l}     += the new values, kept transposed: one row per     (c, vals over positions)
                  channel, so weighting them is one dot product
+                 (where rows cannot be updated: a view of cache{l})
     x{l+1}    := causal attention (scores, stable softmax,        (pos, x)
                  weighted values), projection + residual, layer
                  norm 2 + MLP with GELU, projection + residual

@@ -321,9 +321,9 @@ def _values(table: str, rows: list[str]) -> list[str]:
 
 def _vocabulary_rows(tokenizer: Tokenizer) -> list[str]:
     """(id, hex bytes, merge rank or NULL) for every token, special tokens included."""
-    # The ranks are the tokenizer's own merge order (by bytes, as tiktoken merges), which
-    # its public API does not expose; ids below vocab_size that no token has are skipped.
-    ranks = tokenizer._ranks
+    # The ranks are the tokenizer's own merge order (by bytes, as tiktoken merges); ids
+    # below vocab_size that no token has are skipped.
+    ranks = tokenizer.merge_ranks
     rows = []
     for token_id in range(tokenizer.vocab_size):
         try:

@@ -223,13 +223,13 @@ class SparkDialect(Dialect):
     def rollback(self, conn: Any) -> None:
         conn.rollback()
 
-    def open(self, database: Any, writable: bool) -> "SparkConnection":
+    def open(self, database: Any, writable: bool) -> SparkConnection:
         """`database` is a master URL, or a SparkSession to use as it is."""
         if isinstance(database, str):
             return SparkConnection(*_acquire(database))
         return SparkConnection(database, owned=False)
 
-    def cursor(self, conn: Any, database: Any) -> "SparkConnection":
+    def cursor(self, conn: Any, database: Any) -> SparkConnection:
         return conn.private_session()
 
     def execute_prepared(self, cursor: Any, handle: str, position: int) -> Any:
@@ -287,7 +287,7 @@ class SparkConnection:
         except Py4JJavaError as e:  # py4j's first line names only the JVM method that failed
             raise SparkSqlError(str(e).split("\n: ", 1)[-1]) from e
 
-    def private_session(self) -> "SparkConnection":
+    def private_session(self) -> SparkConnection:
         """A new SparkSession on the same application, working in a new private database."""
         session = self.spark.newSession()
         # What a step shuffles is a few small rows (the dot products happen before): one
@@ -355,8 +355,10 @@ def _acquire(master: str) -> tuple[Any, bool]:
         from pyspark import SparkContext
     except ImportError:
         raise SqlgptError("the spark engine needs pyspark: pip install 'sqlgpt[spark]'") from None
+    if master.startswith("spark://"):
+        _check_reachable(master)
     with _lock:
-        running = SparkContext._active_spark_context  # noqa: SLF001 - the only way to ask without starting one
+        running = SparkContext._active_spark_context  # the only way to ask without starting one
         if running is not None:
             if running.master != master:
                 raise SqlgptError(f"this process already runs Spark on master {running.master} (one per process); "
@@ -403,8 +405,6 @@ def _start(master: str, settings: dict[str, str]) -> Any:
 
     if not java_found():
         raise SqlgptError("the spark engine needs a Java 17+ runtime: install one (e.g. openjdk-17-jre) or set JAVA_HOME")
-    if master.startswith("spark://"):
-        _check_reachable(master)
     builder = SparkSession.builder.master(master).appName("sqlgpt")
     for key, value in settings.items():
         builder = builder.config(key, value)
