@@ -35,7 +35,8 @@ def scores(conn, table: str = "sqlgpt_scores") -> dict:
 
 def test_a_thousand_rows_on_duckdb_agree_with_score(tiny_dir, tmp_path):
     database = tmp_path / "data.duckdb"
-    rows = texts(1000)
+    # ...and three longer than the context window (64 tokens), scored in overlapping windows.
+    rows = texts(997) + [" ".join(texts(30, seed=s)) for s in (7, 8, 9)]
     make_duckdb_table(database, rows)
     reference = sqlgpt.load(tiny_dir, engine="numpy")
     with sqlgpt.load(tiny_dir, engine="duckdb", database=str(database), progress=False) as gpt:
@@ -43,6 +44,7 @@ def test_a_thousand_rows_on_duckdb_agree_with_score(tiny_dir, tmp_path):
     with duckdb.connect(str(database), read_only=True) as conn:
         got = scores(conn)
     assert summary.rows == len(got) == 1000
+    assert reference.score(rows[-1]).n_tokens > 3 * 64
     total = 0.0
     for i, text in enumerate(rows):
         expected = reference.score(text)
@@ -107,16 +109,17 @@ def test_an_interrupted_run_writes_nothing_and_existing_results_are_kept(tiny_di
     with sqlgpt.load(tiny_dir, engine="duckdb", database=str(database), progress=False) as gpt:
         with pytest.raises(SqlgptError, match="must not be the table being read"):
             gpt.score_table("docs", "body", into="docs")
+        monkeypatch.setattr(gpt.engine, "batch_tokens", 50)  # several passes over the rows
         calls = []
-        original = gpt.score_on
+        original = gpt.engine.nll_many
 
         def interrupted(*args, **kwargs):
             calls.append(1)
-            if len(calls) == 10:
+            if len(calls) == 3:
                 raise KeyboardInterrupt
             return original(*args, **kwargs)
 
-        monkeypatch.setattr(gpt, "score_on", interrupted)
+        monkeypatch.setattr(gpt.engine, "nll_many", interrupted)
         with pytest.raises(KeyboardInterrupt):
             gpt.score_table("docs", "body", key="id")
         assert not gpt.engine.dialect.table_exists(gpt.engine.conn, None, "sqlgpt_scores")

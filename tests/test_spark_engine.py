@@ -203,3 +203,25 @@ def test_no_java_is_one_line(tiny_dir, tmp_path):
                           capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip().splitlines() == [
         "the spark engine needs a Java 17+ runtime: install one (e.g. openjdk-17-jre) or set JAVA_HOME"]
+
+
+def test_a_thousand_rows_scored_in_one_batch_agree_with_score(gpt, spark_session, tiny_dir):
+    from .test_batch import texts
+
+    # Short rows (one to three words) keep the test's time in check; one row needs two windows.
+    rows = [" ".join(text.split()[:3]) for text in texts(997, seed=3)] + [None, "", " ".join(texts(12, seed=4))]
+    spark_session.createDataFrame(list(enumerate(rows)), "id INT, body STRING").write.saveAsTable("docs")
+    try:
+        summary = gpt.score_table("docs", "body", key="id", into="docs_scores")
+        got = {r["id"]: (r["tokens"], r["loss"]) for r in spark_session.table("docs_scores").collect()}
+    finally:
+        spark_session.sql("DROP TABLE IF EXISTS docs")
+        spark_session.sql("DROP TABLE IF EXISTS docs_scores")
+    reference = sqlgpt.load(tiny_dir, engine="numpy")
+    assert summary.rows == len(got) == 1000
+    assert got[997] == (None, None) and got[998] == (0, None)
+    assert reference.score(rows[-1]).n_tokens > 64
+    for i, text in enumerate(rows[:997] + rows[-1:]):
+        expected = reference.score(text)
+        tokens, loss = got[i if i < 997 else 999]
+        assert tokens == expected.n_tokens and abs(loss - expected.loss) <= 1e-5, (i, text)

@@ -10,8 +10,10 @@ Where the work happens: the forward passes, the KV cache, the logits, the loss a
 softmax + ranking all stay in the database (SQL engines return one number per window, or k
 rows per text).
 The text itself is read by this process to be tokenized, because the tokenizer is Python;
-with DuckDB or SQLite that is the same process as the database. Rows are scored one after
-another, not batched into one pass.
+with DuckDB or SQLite that is the same process as the database. Scoring runs many rows'
+windows through one batched pass (`Engine.nll_many`: on DuckDB, PostgreSQL and Spark one
+step's statements for up to `batch_tokens` tokens; SQLite goes window by window); the next
+tokens are found row by row.
 
 Table and column names cannot be bound parameters, so they must be plain identifiers
 (letters, digits, underscores; `schema.table` for a table) — anything else is refused before
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import SqlgptError, first_line
 from .progress import progress_bar
+from .windows import score_windows
 
 if TYPE_CHECKING:
     from .gpt import GPT
@@ -61,21 +64,41 @@ def score_table(gpt: "GPT", table: str, column: str, *, key: str | None = None, 
                 replace: bool = False, progress: bool = False) -> TableScore:
     """Score `column` of every row of `table` into the new table `into`. See `GPT.score_table`."""
     job = _TableJob(gpt, table, column, key, into, replace)
-    total, tokens = 0.0, 0
-
-    def score(session: Any, text: str | None) -> list[tuple]:
-        nonlocal total, tokens
+    rows = job.read()
+    # Every row's windows, cut as `GPT.score` cuts them; a row's loss sums its windows'.
+    row_ids = [gpt.score_ids(text) if text else [] for _, text in rows]
+    windows = [(i, window) for i, ids in enumerate(row_ids) if ids for window in score_windows(ids, gpt.config.block_size)]
+    nll = [0.0] * len(rows)
+    bar = progress_bar(sum(len(ids) - 1 for ids in row_ids if ids), f"scoring {job.table}", progress)
+    for chunk in _chunks(windows, gpt.engine.batch_tokens):
+        for (i, (ids, first_target)), value in zip(chunk, gpt.engine.nll_many([w for _, w in chunk])):
+            nll[i] += value
+            bar.update(len(ids) - first_target)
+    bar.close()
+    results, total, tokens = [], 0.0, 0
+    for (row_key, text), ids, row_nll in zip(rows, row_ids, nll):
         if not text:  # nothing to predict
-            return [(None if text is None else 0, None, None)]
-        result = gpt.score_on(session, text)
-        total += result.loss * result.n_tokens
-        tokens += result.n_tokens
-        return [(result.n_tokens, result.loss, result.perplexity)]
+            results.append((row_key, None if text is None else 0, None, None))
+            continue
+        score = gpt.score_of(text, len(ids) - 1, row_nll)
+        results.append((row_key, score.n_tokens, score.loss, score.perplexity))
+        total, tokens = total + row_nll, tokens + score.n_tokens
+    job.write(results, [("tokens", "int"), ("loss", "double"), ("perplexity", "double")])
+    return TableScore(table=job.into, rows=len(rows), n_tokens=tokens, loss=total / tokens if tokens else math.nan)
 
-    columns = "CAST(NULL AS INTEGER) AS tokens, CAST(NULL AS DOUBLE PRECISION) AS loss, " \
-              "CAST(NULL AS DOUBLE PRECISION) AS perplexity"
-    rows = job.run(score, columns, progress, "scoring")
-    return TableScore(table=job.into, rows=rows, n_tokens=tokens, loss=total / tokens if tokens else math.nan)
+
+def _chunks(windows: list[tuple[int, tuple[list[int], int]]], budget: int) -> list[list[tuple[int, tuple[list[int], int]]]]:
+    """`windows` cut into runs of at most `budget` tokens (at least one window each)."""
+    chunks: list[list[tuple[int, tuple[list[int], int]]]] = []
+    size = budget  # start a new chunk at once
+    for window in windows:
+        n = len(window[1][0])
+        if size + n > budget:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(window)
+        size += n
+    return chunks
 
 
 def next_table(gpt: "GPT", table: str, column: str, *, k: int = 5, key: str | None = None,
@@ -86,24 +109,24 @@ def next_table(gpt: "GPT", table: str, column: str, *, k: int = 5, key: str | No
         raise SqlgptError(f"k must be an integer >= 1, got {k!r}")
     job = _TableJob(gpt, table, column, key, into, replace)
     vocab, window = gpt.tokenizer.vocab_size, gpt.config.block_size
-
-    def top(session: Any, text: str | None) -> list[tuple]:
-        if text is None:
-            return []
-        ids = gpt.tokenizer.encode(text)[-window:] or [gpt._eot_id()]  # the latest context that fits
-        session.reset()
-        ranked = session.forward_top(ids, min(k, vocab), vocab)
-        return [(rank, token, gpt.tokenizer.decode([token]), p) for rank, (token, p) in enumerate(ranked, 1)]
-
-    columns = "CAST(NULL AS INTEGER) AS rank, CAST(NULL AS INTEGER) AS token, CAST(NULL AS VARCHAR) AS piece, " \
-              "CAST(NULL AS DOUBLE PRECISION) AS probability"
-    job.run(top, columns, progress, "next tokens of")
+    rows = job.read()
+    results: list[tuple] = []
+    bar = progress_bar(len(rows), f"next tokens of {job.table}", progress, unit="row")
+    with gpt.engine.session() as session:  # one for all rows: reset per text, prepared once
+        for row_key, text in rows:
+            if text is not None:
+                ids = gpt.tokenizer.encode(text)[-window:] or [gpt._eot_id()]  # the latest context that fits
+                session.reset()
+                ranked = session.forward_top(ids, min(k, vocab), vocab)
+                results += [(row_key, rank, token, gpt.tokenizer.decode([token]), p) for rank, (token, p) in enumerate(ranked, 1)]
+            bar.update(1)
+    bar.close()
+    job.write(results, [("rank", "int"), ("token", "int"), ("piece", "text"), ("probability", "double")])
     return job.into
 
 
 class _TableJob:
-    """Reading a table's rows, one session working through them, and the result table
-    written whole in one transaction."""
+    """Reading a table's rows, and the result table written whole in one transaction."""
 
     def __init__(self, gpt: "GPT", table: str, column: str, key: str | None, into: str, replace: bool) -> None:
         engine = gpt.engine
@@ -123,23 +146,24 @@ class _TableJob:
         if _exists(self.conn, self.dialect, self.into) and not replace:
             raise SqlgptError(f"table {self.into} already exists in {engine.database}; choose another name or replace it")
 
-    def run(self, work: Any, result_columns: str, progress: bool, verb: str) -> int:
-        """`work(session, text)` gives each row's result rows (without the key); returns the
-        number of rows read."""
+    def read(self) -> list[tuple[Any, str | None]]:
+        """Every row's (key, text)."""
         rows = _read(self.conn, self.dialect, f"SELECT {self.key}, {self.column} FROM {self.table}",
                      f"read {self.column} from {self.table}")
-        results: list[tuple] = []
-        bar = progress_bar(len(rows), f"{verb} {self.table}", progress, unit="row")
-        with self.engine.session() as session:  # one for all rows: reset per text, prepared once
-            for row_key, text in rows:
-                if text is not None and not isinstance(text, str):
-                    raise SqlgptError(f"column {self.column} of {self.table} holds {type(text).__name__} values, not text")
-                results += [(row_key, *values) for values in work(session, text)]
-                bar.update(1)
-        bar.close()
-        _write(self.conn, self.dialect, self.into, f"SELECT {self.key}, {result_columns} FROM {self.table} WHERE 1 = 0",
-               results, self.replace)
-        return len(rows)
+        for _, text in rows:
+            if text is not None and not isinstance(text, str):
+                raise SqlgptError(f"column {self.column} of {self.table} holds {type(text).__name__} values, not text")
+        return rows
+
+    def write(self, results: list[tuple], result_columns: list[tuple[str, str]]) -> None:
+        """The result table: rows (key, *result columns), whole or not at all. The result
+        columns are (name, kind) with kind 'int', 'double' or 'text'; the key keeps its type."""
+        nulls = ", ".join(f"CAST(NULL AS {self.dialect.result_type(kind)}) AS {name}" for name, kind in result_columns)
+        empty = f"SELECT {self.key}, {nulls} FROM {self.table} WHERE 1 = 0"
+        try:
+            self.dialect.write_table(self.conn, self.into, empty, results, self.replace)
+        except self.dialect.errors() as e:
+            raise SqlgptError(f"cannot write {self.into}: {first_line(e)}") from None
 
 
 def _exists(conn: Any, dialect: Any, name: str) -> bool:
@@ -152,24 +176,3 @@ def _read(conn: Any, dialect: Any, sql: str, what: str) -> list[tuple]:
         return conn.execute(sql).fetchall()
     except dialect.errors() as e:
         raise SqlgptError(f"cannot {what}: {first_line(e)}") from None
-
-
-def _write(conn: Any, dialect: Any, into: str, empty_select: str, results: list[tuple], replace: bool) -> None:
-    """The result table, whole, in one transaction; `empty_select` gives its columns (the
-    key keeps its type from the source table)."""
-    placeholders = ", ".join([dialect.placeholder] * len(results[0])) if results else ""
-    dialect.begin(conn)
-    try:
-        if replace:
-            conn.execute(f"DROP TABLE IF EXISTS {into}")
-        conn.execute(f"CREATE TABLE {into} AS {empty_select}")
-        if results:  # psycopg runs executemany on a cursor of the connection (same transaction)
-            (conn.executemany if hasattr(conn, "executemany") else conn.cursor().executemany)(
-                f"INSERT INTO {into} VALUES ({placeholders})", results)
-        dialect.commit(conn)
-    except dialect.errors() as e:
-        dialect.rollback(conn)
-        raise SqlgptError(f"cannot write {into}: {first_line(e)}") from None
-    except BaseException:
-        dialect.rollback(conn)
-        raise

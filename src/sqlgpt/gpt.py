@@ -24,6 +24,7 @@ from .explain import TEMPERATURES, Explanation
 from .progress import progress_bar
 from .sampling import SamplingParams, probabilities, sample
 from .tokenizer import Tokenizer
+from .windows import score_windows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -245,28 +246,27 @@ class GPT:
     def score_on(self, session: Session, text: str, progress: bool = False) -> Score:
         """`score`, on a session the caller holds (reset before each window), so that many
         texts can be scored without setting up a session for each."""
-        if not isinstance(text, str) or not text:
-            raise SqlgptError("nothing to score: the text is empty")
-        ids = [self._eot_id()] + self.tokenizer.encode(text)
-        window, stride = self.config.block_size, max(1, self.config.block_size // 2)
-        total, counted = 0.0, 1  # position 0 (<|endoftext|>) is context, never predicted
-        starts = range(0, max(1, len(ids) - 1), stride)
+        ids = self.score_ids(text)
+        total = 0.0
         bar = progress_bar(len(ids) - 1, "scoring", progress)
-        for start in starts:
-            chunk = ids[start : start + window]
-            if len(chunk) < 2 or start + len(chunk) <= counted:
-                break
-            first_new = counted - start  # targets before this were scored by an earlier window
+        for chunk, first_new in score_windows(ids, self.config.block_size):
             session.reset()
             total += session.forward_nll(chunk, first_new)
             bar.update(len(chunk) - first_new)
-            counted = start + len(chunk)
-            if counted >= len(ids):
-                break
         bar.close()
-        n = len(ids) - 1
-        loss = total / n
-        return Score(loss=float(loss), perplexity=float(math.exp(loss)), n_tokens=n, n_chars=len(text))
+        return self.score_of(text, len(ids) - 1, total)
+
+    def score_ids(self, text: str) -> list[int]:
+        """The ids `score` reads: <|endoftext|> (context only), then the text's tokens."""
+        if not isinstance(text, str) or not text:
+            raise SqlgptError("nothing to score: the text is empty")
+        return [self._eot_id()] + self.tokenizer.encode(text)
+
+    @staticmethod
+    def score_of(text: str, n_tokens: int, nll: float) -> Score:
+        """The `Score` of `text`, whose `n_tokens` predicted tokens cost `nll` nats in all."""
+        loss = nll / n_tokens
+        return Score(loss=float(loss), perplexity=float(math.exp(loss)), n_tokens=n_tokens, n_chars=len(text))
 
     def score_table(self, table: str, column: str, *, key: str | None = None, into: str = "sqlgpt_scores",
                     replace: bool = False, progress: bool | None = None) -> TableScore:

@@ -1,7 +1,7 @@
 """Resolving what the user typed as `--model` to a checkpoint directory.
 
 A model bundled inside the package ("shakespeare", the default: a small GPT trained by
-`sqlgpt train` on tinyshakespeare, see BUNDLED.md beside it) needs no files and no network.
+`sqlgpt train` on tinyshakespeare, its training record is training.json beside it) needs no files and no network.
 A path to a directory is used as it is. Anything else is a Hugging Face hub model id
 ("gpt2", "openai-community/gpt2-medium"), fetched through `huggingface_hub` into its usual
 cache, as transformers does: the cache is tried first, so a model downloaded once works

@@ -144,6 +144,18 @@ class Engine(abc.ABC):
     # Prompts longer than this are read in chunks of it (None: all at once), so that slow
     # engines can show progress; the logits are the same either way.
     prompt_chunk: int | None = None
+    # How many tokens of windows to give `nll_many` at once (engines that batch take more).
+    batch_tokens: int = 1024
+
+    def nll_many(self, windows: Sequence[tuple[Sequence[int], int]]) -> list[float]:
+        """`Session.forward_nll` of each (ids, first_target) window, each window a sequence
+        of its own; engines that can run many sequences in one pass override this."""
+        with self.session() as session:
+            out = []
+            for ids, first_target in windows:
+                session.reset()
+                out.append(session.forward_nll(ids, first_target))
+            return out
 
     def __init__(self, config: GPTConfig) -> None:
         self.config = config

@@ -28,7 +28,11 @@ A step reads the new token ids from the session table `tokens(pos, token)`. Per 
 
 so a new token costs one position's work: its query meets the cached keys, its value is
 appended. Activations stay in the database; Python only starts statements and reads the
-logits at the end. All SQL text is built from the config and fixed names — never from
+logits at the end.
+
+Batched (`batched=True`), every session table is keyed by (seq, pos) instead of pos: one
+step runs many independent sequences at once (scoring a table's rows), attention joins
+keys of the same sequence only, and the transposed values are a view grouped by sequence. All SQL text is built from the config and fixed names — never from
 user input, which reaches the database only as bound parameters.
 """
 
@@ -115,38 +119,72 @@ class Compiler:
     position, so a database can prepare them once per session. With `inspect`, each layer
     also records its attention weights in `attn{l}(pos, hd, kpos, p)`. With `first`, a SQL
     expression takes the parameter's place (the standalone script computes positions in SQL).
+    With `batched`, positions are keyed by (seq, pos) and `tokens` has a column `scored`
+    saying which tokens the loss counts (see the module docstring).
     """
 
     def __init__(self, config: GPTConfig, dialect: Dialect, schema: str, inspect: bool = False,
-                 first: str | None = None) -> None:
+                 first: str | None = None, batched: bool = False) -> None:
+        if inspect and batched:
+            raise ValueError("a batched step records no attention weights")
         self.config = config
         self.d = dialect
         self.w = schema  # where the weights are
         self.inspect = inspect
+        self.batched = batched
         self.first = dialect.param(1) if first is None else first  # the step's first new position
+        # Views cannot be grown, so they need no appending; a batch is one step, so its view is read once.
+        self.values_view = batched or dialect.transposed_values == "view"
+
+    # -- what keys a position ------------------------------------------------------------------
+
+    def keys(self, alias: str | None = None) -> str:
+        """The columns naming a position, of table `alias`: `pos`, or `seq, pos` when batched."""
+        a = f"{alias}." if alias else ""
+        return f"{a}seq, {a}pos" if self.batched else f"{a}pos"
+
+    def key_columns(self) -> list[tuple[str, str]]:
+        return ([("seq", "int")] if self.batched else []) + [("pos", "int")]
+
+    def same_sequence(self, a: str, b: str) -> str:
+        """A join condition (with a leading AND) that rows of `a` and `b` are of one sequence."""
+        return f" AND {a}.seq = {b}.seq" if self.batched else ""
+
+    def same_position(self, a: str, b: str, offset: str = "") -> str:
+        """A join condition: `a`'s position is `b`'s (plus `offset`, e.g. ' + 1'), same sequence."""
+        return f"{a}.pos = {b}.pos{offset}" + self.same_sequence(a, b)
 
     # -- session tables ------------------------------------------------------------------------
 
     def session_tables(self) -> list[Statement]:
         """A session's tables: its tokens, residual streams and KV cache, all empty."""
         d, C, L, D = self.d, self.config.n_embd, self.config.n_layer, self.config.head_size
-        table = d.temp_table_def
-        out = [Statement("the tokens so far", table("tokens", [("pos", "int"), ("token", "int")]))]
+        table, key = d.temp_table_def, self.key_columns()
+        scored = [("scored", "int")] if self.batched else []  # 1: the loss counts this token
+        out = [Statement("the tokens so far", table("tokens", key + [("token", "int")] + scored))]
         out += [Statement(f"the residual stream entering layer {l}" if l < L else "the residual stream after the last layer",
-                          table(f"x{l}", [("pos", "int"), ("x", "vector")])) for l in range(L + 1)]
-        out.append(Statement("the final layer norm's output", table("final", [("pos", "int"), ("xn", "vector")])))
+                          table(f"x{l}", key + [("x", "vector")])) for l in range(L + 1)]
+        out.append(Statement("the final layer norm's output", table("final", key + [("xn", "vector")])))
         for l in range(L):
             out += [
                 Statement(f"layer {l} queries (kind 0), keys (1) and values (2): a row per head and position",
-                          table(f"cache{l}", [("kind", "int"), ("hd", "int"), ("pos", "int"), ("vec", "vector")])),
+                          table(f"cache{l}", [("kind", "int"), ("hd", "int")] + key + [("vec", "vector")])),
                 Statement(f"layer {l} values, transposed: one row per channel, a vector over positions",
-                          d.values_view(f"vt{l}", f"cache{l}", f"kind = {VALUE}", D, C) if d.transposed_values == "view" else
+                          d.temp_view(f"vt{l}", self.transposed_values(l)) if self.values_view else
                           d.temp_table_as(f"vt{l}", f"SELECT c, {d.empty_growing_vector()} AS vals FROM {d.range_rows(C, 'c')}")),
             ]  # fmt: skip
             if self.inspect:
                 out.append(Statement(f"layer {l} attention weights", table(
                     f"attn{l}", [("pos", "int"), ("hd", "int"), ("kpos", "int"), ("p", "float")])))
         return out
+
+    def transposed_values(self, l: int) -> str:
+        """SELECT [seq,] c, vals: layer l's cached values transposed, a row per channel c with
+        element c % head_size of head c // head_size's value vectors, by position."""
+        d, D, C, seq = self.d, self.config.head_size, self.config.n_embd, "k.seq, " if self.batched else ""
+        element = d.to_float(d.element("k.vec", d.mod("r.c", D)))
+        return (f"SELECT {seq}r.c, {d.collect(element, 'k.pos')} AS vals FROM {d.range_rows(C, 'c')} "
+                f"JOIN cache{l} k ON k.hd = {d.int_div('r.c', D)} WHERE k.kind = {VALUE} GROUP BY {seq}r.c")
 
     def reset(self) -> list[Statement]:
         """Empty the session's tables, for a new sequence on the same session."""
@@ -158,7 +196,7 @@ class Compiler:
     def reset_values(self) -> list[Statement]:
         """Empty the transposed values (unless they are views of the cache, emptied with it)."""
         d, L = self.d, self.config.n_layer
-        if d.transposed_values == "view":
+        if self.values_view:
             return []
         return [Statement(f"empty vt{l}", f"UPDATE vt{l} SET vals = {d.empty_growing_vector()}") for l in range(L)]
 
@@ -181,19 +219,19 @@ class Compiler:
         x = d.map_vectors(["e.w", "p.w"], lambda a, b: f"{a} + {b}")
         return Statement(
             "token embedding + position embedding: the residual stream x0",
-            f"INSERT INTO x0 SELECT t.pos, {x} FROM tokens t JOIN {w}.wte e ON e.j = t.token "
+            f"INSERT INTO x0 SELECT {self.keys('t')}, {x} FROM tokens t JOIN {w}.wte e ON e.j = t.token "
             f"JOIN {w}.wpe p ON p.j = t.pos WHERE t.pos >= {self.first}",
         )
 
     def norm_stats(self, source: str) -> str:
-        """SELECT pos, x, mu, r: a layer norm's mean and 1/√(var + ε) of each new row of `source`."""
+        """SELECT [seq,] pos, x, mu, r: a layer norm's mean and 1/√(var + ε) of each new row of `source`."""
         d, eps = self.d, repr(float(self.config.layer_norm_epsilon))
-        return (f"SELECT pos, x, {d.vector_mean('x')} AS mu, 1.0 / sqrt({d.vector_var('x')} + {eps}) AS r "
+        return (f"SELECT {self.keys()}, x, {d.vector_mean('x')} AS mu, 1.0 / sqrt({d.vector_var('x')} + {eps}) AS r "
                 f"FROM {source} WHERE pos >= {self.first}")
 
     def normed_matvec(self, table: str, stats: str, slot_width: int | None = None,
                       activation: Callable[[str], str] | None = None) -> str:
-        """SELECT pos, y: LN(x)·W + b (then `activation`) for a table with the norm folded in;
+        """SELECT [seq,] pos, y: LN(x)·W + b (then `activation`) for a table with the norm folded in;
         with `slot_width`, cut into vectors of that many units, numbered by a column `slot`."""
         d = self.d
         pre = f"n.r * ({d.dot('m.w', 'n.x')} - n.mu * m.s) + m.b"
@@ -201,25 +239,25 @@ class Compiler:
         if activation is not None:
             # The activation names its input several times: compute it once per row first
             # (not every database eliminates the repeated dot products).
-            source = d.fence(f"SELECT n.pos, m.j, {pre} AS pre FROM {source}") + " u"
-            pre, pos, j = activation("u.pre"), "u.pos", "u.j"
+            source = d.fence(f"SELECT {self.keys('n')}, m.j, {pre} AS pre FROM {source}") + " u"
+            pre, key, j = activation("u.pre"), self.keys("u"), "u.j"
         else:
-            pos, j = "n.pos", "m.j"
+            key, j = self.keys("n"), "m.j"
         y = d.collect(d.to_float(pre), j)
         if slot_width is None:
-            return f"SELECT {pos} AS pos, {y} AS y FROM {source} GROUP BY {pos}"
+            return f"SELECT {key}, {y} AS y FROM {source} GROUP BY {key}"
         slot = d.int_div(j, slot_width)
-        return f"SELECT {pos} AS pos, {slot} AS slot, {y} AS y FROM {source} GROUP BY {pos}, {slot}"
+        return f"SELECT {key}, {slot} AS slot, {y} AS y FROM {source} GROUP BY {key}, {slot}"
 
     def attention_scores(self, l: int) -> str:
         """CTEs `scores` and `peaks`: each new query · every cached key of its head, scaled,
         with its row's maximum over the visible (not later) keys."""
-        d, scale = self.d, repr(self.config.attention_scale())
-        return f"""scores AS {d.materialized}(SELECT q.pos, q.hd, k.pos AS kpos, {d.dot('q.vec', 'k.vec')} * {scale} AS s, k.pos <= q.pos AS visible
-             FROM cache{l} q JOIN cache{l} k ON k.hd = q.hd AND k.kind = {KEY}
+        d, scale, key = self.d, repr(self.config.attention_scale()), self.keys()
+        return f"""scores AS {d.materialized}(SELECT {self.keys('q')}, q.hd, k.pos AS kpos, {d.dot('q.vec', 'k.vec')} * {scale} AS s, k.pos <= q.pos AS visible
+             FROM cache{l} q JOIN cache{l} k ON k.hd = q.hd AND k.kind = {KEY}{self.same_sequence('k', 'q')}
              WHERE q.kind = {QUERY} AND q.pos >= {self.first}),
-  peaks AS {d.materialized}(SELECT s.*, r.m FROM scores s JOIN (SELECT pos, hd, max(CASE WHEN visible THEN s END) AS m
-             FROM scores GROUP BY pos, hd) r ON r.pos = s.pos AND r.hd = s.hd)"""
+  peaks AS {d.materialized}(SELECT s.*, r.m FROM scores s JOIN (SELECT {key}, hd, max(CASE WHEN visible THEN s END) AS m
+             FROM scores GROUP BY {key}, hd) r ON {self.same_position('r', 's')} AND r.hd = s.hd)"""
 
     def layer(self, l: int) -> list[Statement]:
         d, cfg, w = self.d, self.config, self.w
@@ -228,17 +266,18 @@ class Compiler:
         qkv = Statement(
             f"layer {l}: layer norm 1 and the QKV projection; cache each head's query, key and value",
             f"INSERT INTO cache{l}\n"
-            f"SELECT {d.int_div('slot', H)} AS kind, {d.mod('slot', H)} AS hd, pos, y AS vec FROM (\n  "
+            f"SELECT {d.int_div('slot', H)} AS kind, {d.mod('slot', H)} AS hd, {self.keys()}, y AS vec FROM (\n  "
             + self.normed_matvec(f"h{l}_qkv", d.fence(self.norm_stats(f"x{l}")), slot_width=D)
             + "\n) y",
         )
         statements = [qkv]
-        if d.transposed_values == "table":  # (a view of the cache has them already)
+        if not self.values_view:  # (a view of the cache has them already)
             statements.append(Statement(
                 f"layer {l}: append the new values to each channel's row",
                 d.append_values(f"vt{l}", f"cache{l}", f"kind = {VALUE} AND pos >= {self.first}", D)))
         gelu = lambda y: f"0.5 * {y} * (1 + tanh(0.7978845608028654 * ({y} + 0.044715 * {y} * {y} * {y})))"  # noqa: E731
         exp = "CASE WHEN visible THEN exp(s - m) ELSE 0 END"
+        key = self.keys()
         attention = Statement(
             f"layer {l}: causal self-attention, projection + residual, then the MLP + residual",
             f"""INSERT INTO x{l + 1}
@@ -246,18 +285,18 @@ WITH
   -- each new query against every cached key of its head; later keys are masked out
   {self.attention_scores(l)},
   -- softmax, stable: exp of (score - the row's maximum); masked keys weigh 0
-  weights AS {d.materialized}(SELECT pos, hd, {d.collect(d.to_float(exp), 'kpos')} AS e, sum({exp}) AS z FROM peaks GROUP BY pos, hd),
+  weights AS {d.materialized}(SELECT {key}, hd, {d.collect(d.to_float(exp), 'kpos')} AS e, sum({exp}) AS z FROM peaks GROUP BY {key}, hd),
   -- each output channel: the softmax weights · that channel's values over positions
-  attn AS {d.materialized}(SELECT p.pos, {d.collect(d.to_float(f"{d.dot('p.e', d.as_vector('vt.vals'))} / p.z"), 'vt.c')} AS y
-           FROM vt{l} vt JOIN weights p ON p.hd = {d.int_div('vt.c', D)} GROUP BY p.pos),
+  attn AS {d.materialized}(SELECT {self.keys('p')}, {d.collect(d.to_float(f"{d.dot('p.e', d.as_vector('vt.vals'))} / p.z"), 'vt.c')} AS y
+           FROM vt{l} vt JOIN weights p ON p.hd = {d.int_div('vt.c', D)}{self.same_sequence('p', 'vt')} GROUP BY {self.keys('p')}),
   -- output projection, plus the residual stream
-  resid AS {d.materialized}(SELECT a.pos, {d.collect_plus(f"{d.dot('m.w', 'a.y')} + m.b", 'm.j', 'x.x')} AS x
-            FROM {w}.h{l}_attn_proj m, attn a JOIN x{l} x ON x.pos = a.pos GROUP BY a.pos),
+  resid AS {d.materialized}(SELECT {self.keys('a')}, {d.collect_plus(f"{d.dot('m.w', 'a.y')} + m.b", 'm.j', 'x.x')} AS x
+            FROM {w}.h{l}_attn_proj m, attn a JOIN x{l} x ON {self.same_position('x', 'a')} GROUP BY {self.keys('a')}),
   -- layer norm 2 and the MLP's first layer, with GELU (tanh form, as GPT-2)
   fc AS {d.materialized}({self.normed_matvec(f"h{l}_fc", d.fence(self.norm_stats("resid")), activation=gelu)})
 -- the MLP's projection, plus the residual stream: the next layer's input
-SELECT f.pos, {d.collect_plus(f"{d.dot('m.w', 'f.y')} + m.b", 'm.j', 'r.x')}
-FROM {w}.h{l}_mlp_proj m, fc f JOIN resid r ON r.pos = f.pos GROUP BY f.pos""",
+SELECT {self.keys('f')}, {d.collect_plus(f"{d.dot('m.w', 'f.y')} + m.b", 'm.j', 'r.x')}
+FROM {w}.h{l}_mlp_proj m, fc f JOIN resid r ON {self.same_position('r', 'f')} GROUP BY {self.keys('f')}""",
         )
         statements.append(attention)
         if self.inspect:
@@ -270,14 +309,19 @@ FROM {w}.h{l}_mlp_proj m, fc f JOIN resid r ON r.pos = f.pos GROUP BY f.pos""",
     def final_norm(self) -> Statement:
         d, L = self.d, self.config.n_layer
         normed = d.map_vectors(["s.xc", "n.g", "n.b"], lambda a, g, b: f"{a} * s.r * {g} + {b}")
-        centred = f"SELECT pos, {d.map_vectors(['x'], lambda v: f'{v} - mu')} AS xc, r FROM {d.fence(self.norm_stats(f'x{L}'))} n"
-        return Statement("final layer norm", f"INSERT INTO final SELECT s.pos, {normed} FROM ({centred}) s, {self.w}.ln_f n")
+        centred = f"SELECT {self.keys()}, {d.map_vectors(['x'], lambda v: f'{v} - mu')} AS xc, r FROM {d.fence(self.norm_stats(f'x{L}'))} n"
+        return Statement("final layer norm", f"INSERT INTO final SELECT {self.keys('s')}, {normed} FROM ({centred}) s, {self.w}.ln_f n")
 
     def logits(self, last_only: bool) -> Statement:
-        """Logits as long rows (pos, j, logit) from position $1 on (only $1 if `last_only`);
-        the unembedding is tied to the token embedding."""
-        where = f"f.pos = {self.first}" if last_only else f"f.pos >= {self.first}"
+        """Logits as long rows ([seq,] pos, j, logit) from position $1 on (only $1 if
+        `last_only`); batched, at the positions whose next token is scored. The unembedding
+        is tied to the token embedding."""
+        source = "final f"
+        if self.batched:
+            source += f" JOIN tokens t ON {self.same_position('t', 'f', ' + 1')} WHERE t.scored = 1 AND f.pos >= {self.first}"
+        else:
+            source += f" WHERE f.pos = {self.first}" if last_only else f" WHERE f.pos >= {self.first}"
         return Statement(
             "logits: the final hidden state · every token's embedding",
-            f"SELECT f.pos, e.j, {self.d.dot('e.w', 'f.xn')} AS logit FROM {self.w}.wte e, final f WHERE {where}",
+            f"SELECT {self.keys('f')}, e.j, {self.d.dot('e.w', 'f.xn')} AS logit FROM {self.w}.wte e, {source}",
         )

@@ -51,13 +51,17 @@ def default_database(dialect_name: str) -> str:
 
 def nll_statement(compiler: Compiler, dialect: Dialect) -> Statement:
     """The negative log-likelihood (nats) of the tokens after position $1, each predicted by
-    the logits of the position before it: log-sum-exp minus the target's logit, summed."""
-    m = dialect.materialized
+    the logits of the position before it: log-sum-exp minus the target's logit, summed.
+    Batched: of the scored tokens, a row (seq, nll) per sequence."""
+    m, c, key = dialect.materialized, compiler, compiler.keys()
+    seq, by_seq = ("s.seq, ", " GROUP BY s.seq") if c.batched else ("", "")
     return Statement("the loss: how surprised the model is by each next token, summed", f"""WITH
   l AS {m}({compiler.logits(last_only=False).sql}),
-  peak AS {m}(SELECT pos, max(logit) AS top FROM l GROUP BY pos),
-  lse AS {m}(SELECT l.pos, ln(sum(exp(l.logit - p.top))) + p.top AS z FROM l JOIN peak p ON p.pos = l.pos GROUP BY l.pos, p.top)
-SELECT sum(s.z - l.logit) AS nll FROM lse s JOIN tokens t ON t.pos = s.pos + 1 JOIN l ON l.pos = s.pos AND l.j = t.token""")
+  peak AS {m}(SELECT {key}, max(logit) AS top FROM l GROUP BY {key}),
+  lse AS {m}(SELECT {c.keys('l')}, ln(sum(exp(l.logit - p.top))) + p.top AS z FROM l JOIN peak p ON {c.same_position('p', 'l')}
+             GROUP BY {c.keys('l')}, p.top)
+SELECT {seq}sum(s.z - l.logit) AS nll FROM lse s JOIN tokens t ON {c.same_position('t', 's', ' + 1')}
+  JOIN l ON {c.same_position('l', 's')} AND l.j = t.token{by_seq}""")
 
 
 def top_statement(compiler: Compiler, dialect: Dialect, k: int, vocab_size: int) -> Statement:
@@ -71,19 +75,27 @@ SELECT l.j, exp(l.logit - p.top) / p.z AS p FROM l, peak p ORDER BY p DESC, l.j 
 
 
 class SqlSession(Session):
-    def __init__(self, engine: "SqlEngine", inspect: bool = False) -> None:
+    """A KV cache in session tables. `inspect` records attention weights in this session
+    even if the engine does not; `batched` makes it a batch session (`nll_batch` only)."""
+
+    def __init__(self, engine: "SqlEngine", inspect: bool = False, batched: bool = False) -> None:
         super().__init__(engine.config)
         self.engine = engine
         self.cursor = engine.dialect.cursor(engine.conn, engine.database)
-        # `inspect` records attention weights in this session even if the engine does not.
-        compiler = type(engine.compiler)(engine.config, engine.dialect, engine.schema, inspect=True) if inspect else engine.compiler
+        if batched:
+            engine.dialect.batch_settings(self.cursor)
+        compiler = engine.compiler
+        if inspect or batched:
+            compiler = type(compiler)(engine.config, engine.dialect, engine.schema, inspect=inspect, batched=batched)
+        self.compiler = compiler
         self._run(compiler.session_tables())
         # Planning a layer's statement costs milliseconds; prepare each once per session.
-        step = compiler.step() if inspect else engine.step
+        step = engine.step if compiler is engine.compiler else compiler.step()
         self.step = [self._prepare(f"step{i}", st) for i, st in enumerate(step)]
-        self.logits_all = self._prepare("logits_all", engine.compiler.logits(last_only=False))
-        self.logits_last = self._prepare("logits_last", engine.compiler.logits(last_only=True))
-        self.nll = self._prepare("nll", nll_statement(engine.compiler, engine.dialect))
+        if not batched:
+            self.logits_all = self._prepare("logits_all", compiler.logits(last_only=False))
+            self.logits_last = self._prepare("logits_last", compiler.logits(last_only=True))
+        self.nll = self._prepare("nll", nll_statement(compiler, engine.dialect))
 
     def _prepare(self, name: str, statement: Statement) -> Statement:
         """The statement with its SQL replaced by the dialect's handle for the prepared form."""
@@ -108,11 +120,17 @@ class SqlSession(Session):
                 raise SqlgptError(f"{self.engine.name} failed on '{statement.comment}': {first_line(e)}") from e
         return result
 
-    def _forward(self, ids: list[int], all_logits: bool) -> np.ndarray:
-        first, last = self.n_past, self.n_past + len(ids) - 1
-        start = first if all_logits else last  # the first position whose logits are wanted
+    def _step(self, ids: list[int]) -> int:
+        """Append `ids` to the tokens and run the forward step over them; their first position."""
+        first = self.n_past
         self._run([self.engine.compiler.load_tokens()], self.engine.dialect.token_params(first, ids))
         self._run(self.step, prepared=first)
+        return first
+
+    def _forward(self, ids: list[int], all_logits: bool) -> np.ndarray:
+        first = self._step(ids)
+        last = first + len(ids) - 1
+        start = first if all_logits else last  # the first position whose logits are wanted
         cursor = self._run([self.logits_all if all_logits else self.logits_last], prepared=start)
         rows = self.engine.dialect.fetch_columns(cursor)
         logits = np.empty((last - start + 1, self.config.vocab_size), dtype=np.float32)  # [n, V]
@@ -120,20 +138,39 @@ class SqlSession(Session):
         return logits
 
     def _reset(self) -> None:
-        self._run(self.engine.compiler.reset())
+        self._run(self.compiler.reset())
+
+    def nll_batch(self, windows: Sequence[tuple[Sequence[int], int]]) -> list[float]:
+        """`forward_nll` of every (ids, first_target) window, each its own sequence, in one
+        batched pass: the same numbers, one step's statements for them all."""
+        if not self.compiler.batched:
+            raise SqlgptError("nll_batch needs a batched session")
+        columns: list[list[int]] = [[], [], [], []]  # seq, pos, token, scored
+        for seq, (ids, first_target) in enumerate(windows):
+            ids = self._validate(ids)  # (n_past stays 0: each window is its own sequence)
+            if not 1 <= first_target < len(ids):
+                raise SqlgptError(f"first_target must be in 1..{len(ids) - 1}, got {first_target}")
+            for pos, token in enumerate(ids):
+                for column, value in zip(columns, (seq, pos, token, int(pos >= first_target))):
+                    column.append(value)
+        self._reset()
+        dialect = self.engine.dialect
+        try:
+            dialect.insert_rows(self.cursor, "tokens", columns)
+        except dialect.errors() as e:
+            raise SqlgptError(f"{self.engine.name} failed on loading the windows' tokens: {first_line(e)}") from e
+        self._run(self.step, prepared=0)
+        nll = dict(self._run([self.nll], prepared=0).fetchall())
+        return [float(nll.get(seq, 0.0)) for seq in range(len(windows))]
 
     def _top(self, ids: list[int], k: int, vocab_size: int) -> list[tuple[int, float]]:
-        first = self.n_past
-        self._run([self.engine.compiler.load_tokens()], self.engine.dialect.token_params(first, ids))
-        self._run(self.step, prepared=first)
+        first = self._step(ids)
         statement = top_statement(self.engine.compiler, self.engine.dialect, int(k), int(vocab_size))
         rows = self._run([statement], self.engine.dialect.position_params(first + len(ids) - 1)).fetchall()
         return [(int(j), float(p)) for j, p in rows]
 
     def _nll(self, ids: list[int], first_target: int) -> float:
-        first = self.n_past
-        self._run([self.engine.compiler.load_tokens()], self.engine.dialect.token_params(first, ids))
-        self._run(self.step, prepared=first)
+        first = self._step(ids)
         (nll,) = self._run([self.nll], prepared=first + first_target - 1).fetchone()
         return float(nll)
 
@@ -222,6 +259,9 @@ class SqlEngine(Engine):
         compiler = WideCompiler if self.dialect.layout == "wide" else Compiler
         self.compiler = compiler(self.config, self.dialect, self.schema, inspect=inspect)
         self.step = self.compiler.step()
+        # Tokens per `nll_many` call: a batched pass computes a logit for every token and
+        # vocabulary entry, so this keeps that to about 16M rows (one window at least).
+        self.batch_tokens = max(self.config.block_size, 2**24 // self.config.vocab_size)
 
     @property
     def conn(self) -> Any:
@@ -235,6 +275,16 @@ class SqlEngine(Engine):
         if self._db.conn is None:
             raise SqlgptError("this model has been closed")
         return SqlSession(self)
+
+    def nll_many(self, windows: Sequence[tuple[Sequence[int], int]]) -> list[float]:
+        """One batched pass over all windows where the layout has one (vector layouts), so
+        that a table's rows cost one step's statements, not one step each."""
+        if self.dialect.layout != "vector":
+            return super().nll_many(windows)
+        if self._db.conn is None:
+            raise SqlgptError("this model has been closed")
+        with SqlSession(self, batched=True) as session:
+            return session.nll_batch(windows)
 
     def explain(self, ids: Sequence[int], *, top_k: int, vocab_size: int, temperatures: Sequence[float],
                 keep: bool = False) -> Inspection:

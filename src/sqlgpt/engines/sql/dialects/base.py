@@ -27,7 +27,7 @@ class Dialect:
     layout = "vector"
     # How the vector layout keeps a layer's values transposed (a row per channel, a vector
     # over positions): "table", grown each step by `append_values`; or "view", recomputed
-    # from the KV cache by `values_view`, for databases that cannot update rows in place.
+    # from the KV cache by a view, for databases that cannot update rows in place.
     transposed_values = "table"
     # A variant of the layout with other column types (installs of one are not the other's).
     layout_variant = 0
@@ -49,6 +49,10 @@ class Dialect:
     def token_params(self, first: int, ids: list[int]) -> list[Any]:
         """The parameters of `load_tokens_sql`: the first new position and the ids."""
         return [first, ids]
+
+    def element(self, vector: str, index: str) -> str:
+        """Element `index` (counted from 0) of a vector."""
+        return f"{vector}[{index} + 1]"
 
     def fence(self, subquery: str) -> str:
         """`subquery` in parentheses, kept from being merged into the query around it."""
@@ -93,6 +97,27 @@ class Dialect:
         """Statements making `name` an ordinary table holding `select`, replacing any old one."""
         return [f"DROP TABLE IF EXISTS {name}", f"CREATE TABLE {name} AS {select}"]
 
+    def result_type(self, kind: str) -> str:
+        """The column type of a result table's 'int', 'double' or 'text' column."""
+        return {"int": "INTEGER", "double": "DOUBLE PRECISION", "text": "VARCHAR"}[kind]
+
+    def write_table(self, conn: Any, name: str, empty_select: str, rows: list[tuple], replace: bool) -> None:
+        """A new table `name` with the columns of `empty_select` and these `rows` (bound
+        parameters), replacing an old one if `replace`: in one transaction, whole or not at all."""
+        self.begin(conn)
+        try:
+            if replace:
+                conn.execute(f"DROP TABLE IF EXISTS {name}")
+            conn.execute(f"CREATE TABLE {name} AS {empty_select}")
+            if rows:  # psycopg runs executemany on a cursor of the connection (same transaction)
+                placeholders = ", ".join([self.placeholder] * len(rows[0]))
+                (conn.executemany if hasattr(conn, "executemany") else conn.cursor().executemany)(
+                    f"INSERT INTO {name} VALUES ({placeholders})", rows)
+            self.commit(conn)
+        except BaseException:
+            self.rollback(conn)
+            raise
+
     def create_catalogue(self, conn: Any, name: str) -> None:
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {name} (schema_name VARCHAR PRIMARY KEY, model VARCHAR NOT NULL,"
@@ -129,6 +154,21 @@ class Dialect:
 
     def temp_table_as(self, name: str, select: str) -> str:
         return f"CREATE TEMP TABLE {name} AS\n{select}"
+
+    def temp_view(self, name: str, select: str) -> str:
+        """A session's view, recomputed by each query that reads it."""
+        return f"CREATE TEMP VIEW {name} AS {select}"
+
+    def batch_settings(self, cursor: Any) -> None:
+        """Settings for a session that runs one big batched step (not token by token)."""
+
+    def insert_rows(self, cursor: Any, table: str, columns: list[list[int]]) -> None:
+        """Append rows of integers, given column by column, to the session table `table`."""
+        cursor.execute(self.load_rows_sql(table, len(columns)), columns)
+
+    def load_rows_sql(self, table: str, n_columns: int) -> str:
+        """The statement of `insert_rows`, whose parameters are one integer array per column."""
+        raise NotImplementedError
 
     def empty_table(self, name: str) -> str:
         """A statement deleting every row of the session table `name`."""

@@ -77,6 +77,10 @@ class DuckDBDialect(Dialect):
         return (f"INSERT INTO {table} SELECT CAST($1 AS INTEGER) + CAST(i AS INTEGER) - 1, t "
                 f"FROM (SELECT unnest(CAST($2 AS INTEGER[])) AS t, generate_subscripts(CAST($2 AS INTEGER[]), 1) AS i)")
 
+    def load_rows_sql(self, table: str, n_columns: int) -> str:
+        # unnest of several lists in one SELECT zips them, row by row.
+        return f"INSERT INTO {table} SELECT " + ", ".join(f"unnest(CAST(${i + 1} AS INTEGER[]))" for i in range(n_columns))
+
     def append_values(self, table: str, cache: str, new: str, head_size: int) -> str:
         """Append to each channel row c of `table` element c % head_size of the value vectors
         (hd, pos, vec) of `cache` meeting condition `new`, for head c // head_size, by position."""

@@ -110,6 +110,12 @@ class PostgresDialect(Dialect):
         return (f"INSERT INTO {table} SELECT CAST(%s AS integer) + CAST(u.i AS integer) - 1, u.t "
                 f"FROM unnest(CAST(%s AS integer[])) WITH ORDINALITY AS u(t, i)")
 
+    def element(self, vector: str, index: str) -> str:
+        return f"(CAST({vector} AS real[]))[{index} + 1]"
+
+    def load_rows_sql(self, table: str, n_columns: int) -> str:
+        return f"INSERT INTO {table} SELECT * FROM unnest(" + ", ".join(["CAST(%s AS integer[])"] * n_columns) + ")"
+
     def append_values(self, table: str, cache: str, new: str, head_size: int) -> str:
         new = (f"SELECT r.c, array_agg((CAST(k.vec AS real[]))[mod(r.c, {head_size}) + 1] ORDER BY k.pos) AS vals "
                f"FROM {table} r JOIN (SELECT * FROM {cache} WHERE {new}) k ON k.hd = r.c / {head_size} GROUP BY r.c")
@@ -178,6 +184,12 @@ class PostgresDialect(Dialect):
     def insert_columns(self, conn: Any, schema: str, table: str, columns: dict[str, np.ndarray]) -> None:
         """Binary COPY, built with NumPy: every row of a table has the same byte layout."""
         n = len(next(iter(columns.values())))
+        for name, values in columns.items():
+            if values.ndim == 2:
+                # Vectors over ~2 kB are moved out of line (TOAST) by default, and every token
+                # would fetch them back from there; a row that fits a page stays in it.
+                fits = 4 * values.shape[1] <= 7000
+                conn.execute(f"ALTER TABLE {schema}.{table} ALTER COLUMN {name} SET STORAGE {'PLAIN' if fits else 'EXTERNAL'}")
         fields: list[tuple] = [("count", ">i2")]
         for name, values in columns.items():
             if values.ndim == 2 and self.pgvector:  # pgvector's binary form: dim, unused, then the floats

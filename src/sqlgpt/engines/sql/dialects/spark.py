@@ -96,6 +96,9 @@ class SparkDialect(Dialect):
     def as_vector(self, expr: str) -> str:
         return expr
 
+    def element(self, vector: str, index: str) -> str:
+        return f"{vector}[{index}]"  # Spark's [] counts from 0
+
     def map_vectors(self, vectors: list[str], fn: Callable[..., str]) -> str:
         first, rest = vectors[0], vectors[1:]
         return f"transform({first}, (v_, i_) -> {fn('v_', *(f'{v}[i_]' for v in rest))})"
@@ -127,14 +130,19 @@ class SparkDialect(Dialect):
     def temp_table_as(self, name: str, select: str) -> str:
         return f"CREATE TABLE {name} USING parquet AS\n{select}"
 
-    def values_view(self, name: str, cache: str, values: str, head_size: int, channels: int) -> str:
-        """A view of the value vectors (hd, pos, vec) of `cache` meeting condition `values`,
-        transposed: a row per channel c with element c % head_size of head c // head_size's
-        values, by position. Recomputed by each query that reads it."""
-        element = self.to_float(f"k.vec[r.c % {head_size}]")
-        return (f"CREATE TEMPORARY VIEW {name} AS SELECT r.c, {self.collect(element, 'k.pos')} AS vals "
-                f"FROM {self.range_rows(channels, 'c')} JOIN {cache} k ON k.hd = {self.int_div('r.c', head_size)} "
-                f"WHERE {values} GROUP BY r.c")
+    def temp_view(self, name: str, select: str) -> str:
+        return f"CREATE TEMPORARY VIEW {name} AS {select}"
+
+    def batch_settings(self, cursor: Any) -> None:
+        # A batch's step shuffles many rows: spread them over the cores again (see private_session).
+        cursor.spark.conf.set("spark.sql.shuffle.partitions", str(4 * cursor.spark.sparkContext.defaultParallelism))
+
+    def insert_rows(self, cursor: Any, table: str, columns: list[list[int]]) -> None:
+        # Through Arrow: array parameters of thousands of elements take Spark's parser minutes.
+        import pyarrow as pa
+
+        frame = cursor.spark.createDataFrame(pa.table({f"c{i}": pa.array(c, pa.int32()) for i, c in enumerate(columns)}))
+        frame.write.insertInto(self.qualify(cursor.database, table))
 
     def empty_table(self, name: str) -> str:
         return f"TRUNCATE TABLE {name}"
@@ -151,6 +159,16 @@ class SparkDialect(Dialect):
 
     def replace_table_as(self, name: str, select: str) -> list[str]:
         return [f"DROP TABLE IF EXISTS {name}", f"CREATE TABLE {name} USING parquet AS {select}"]
+
+    def result_type(self, kind: str) -> str:
+        return {"int": "INT", "double": "DOUBLE", "text": "STRING"}[kind]
+
+    def write_table(self, conn: Any, name: str, empty_select: str, rows: list[tuple], replace: bool) -> None:
+        """One Spark write of a DataFrame: its files appear when the job commits, whole or
+        not at all (with `replace`, the old table is dropped first)."""
+        schema = conn.execute(empty_select).frame.schema
+        frame = conn.spark.createDataFrame(rows, schema=schema)
+        frame.write.saveAsTable(name, format="parquet", mode="overwrite" if replace else "errorifexists")
 
     # -- catalogue and weight tables -----------------------------------------------------------
 

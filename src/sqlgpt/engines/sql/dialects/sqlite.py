@@ -74,9 +74,6 @@ class SQLiteDialect(Dialect):
         conn.execute(f"CREATE TABLE {self.qualify(schema, table)} ({self.column_list(columns)}, "
                      f"PRIMARY KEY ({columns[0][0]})) WITHOUT ROWID")
 
-    def replace_table_as(self, name: str, select: str) -> list[str]:
-        return [f"DROP TABLE IF EXISTS {name}", f"CREATE TABLE {name} AS {select}"]
-
     def insert_columns(self, conn: Any, schema: str, table: str, columns: dict[str, np.ndarray]) -> None:
         """Rows in batches: a 2-D array fills as many consecutive columns as it is wide."""
         parts = [v.reshape(len(v), -1) for v in columns.values()]
