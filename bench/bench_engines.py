@@ -1,6 +1,6 @@
 """Speed and memory of each engine on GPT-2 small's shape, as ratios to PyTorch in one run.
 
-Run: python bench/bench_engines.py [--quick] [--engines torch numpy duckdb postgres sqlite spark]
+Run: python bench/bench_engines.py [--quick] [--engines torch numpy duckdb postgres postgres-plain sqlite spark]
 
 A random-weight checkpoint of the full 124M shape is built once under bench/out/ (weights do
 not change speed). For each engine, in its own process so peak memory is its own:
@@ -13,7 +13,8 @@ PyTorch is transformers' GPT2LMHeadModel on the CPU with its KV cache, on as man
 DuckDB uses. --quick skips the 256-token prompt and position 500 (minutes on SQL engines;
 PostgreSQL, SQLite and Spark, much slower still, are best measured with --quick). Spark runs
 on a local master with its warehouse under bench/out; its peak RSS is the Python process's
-alone (the JVM, a child process, is not counted).
+alone (the JVM, a child process, is not counted). `postgres-plain` is PostgreSQL without
+pgvector (`real[]` arrays, a dot product is `unnest` + `sum`) on the same private server.
 Figures are best-of-n and still move with whatever else the machine is doing.
 """
 
@@ -84,10 +85,12 @@ def measure_sqlgpt(engine: str, quick: bool) -> dict:
         from sqlgpt.engines.sql.dialects.spark import local_session
 
         options = {"session": local_session("local[*]", OUT / "spark"), "progress": True}
-    elif engine == "postgres":  # a private server of its own under bench/out
+    elif engine.startswith("postgres"):  # a private server of its own under bench/out
         import pgserver
 
         options = {"dsn": pgserver.get_server(OUT / "pgdata", cleanup_mode="stop").get_uri(), "progress": True}
+        if engine == "postgres-plain":
+            engine, options["pgvector"] = "postgres", False
     start = time.perf_counter()
     gpt = sqlgpt.load(CHECKPOINT, engine=engine, **options)
     result = {"load": time.perf_counter() - start}

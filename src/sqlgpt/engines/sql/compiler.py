@@ -158,7 +158,7 @@ class Compiler:
 
     def session_tables(self) -> list[Statement]:
         """A session's tables: its tokens, residual streams and KV cache, all empty."""
-        d, C, L, D = self.d, self.config.n_embd, self.config.n_layer, self.config.head_size
+        d, C, L = self.d, self.config.n_embd, self.config.n_layer
         table, key = d.temp_table_def, self.key_columns()
         scored = [("scored", "int")] if self.batched else []  # 1: the loss counts this token
         out = [Statement("the tokens so far", table("tokens", key + [("token", "int")] + scored))]

@@ -222,6 +222,9 @@ class PostgresDialect(Dialect):
         with conn.cursor().copy(f"COPY {schema}.{table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
             for start in range(0, len(data), 1 << 24):
                 copy.write(data[start : start + (1 << 24)])
+        if "j" in columns:  # the embeddings are looked up by j; a scan of the vectors inline would read them all
+            conn.execute(f"CREATE INDEX ON {schema}.{table} (j)")
+        conn.execute(f"ANALYZE {schema}.{table}")
 
 
 def default_server() -> str:
