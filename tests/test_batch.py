@@ -79,10 +79,16 @@ def test_other_databases(engine, tiny_dir, tmp_path, request):
     reference = sqlgpt.load(tiny_dir, engine="numpy")
     with sqlgpt.load(tiny_dir, engine=engine, progress=False, **options) as gpt:
         gpt.score_table("docs", "body", key="id")
+        gpt.next_table("docs", "body", key="id", k=2, replace=True)
     conn = connect()
     got = scores(conn)
+    ranked = conn.execute("SELECT id, piece, probability FROM sqlgpt_next ORDER BY id, rank").fetchall()
     conn.close()
     for i, text in enumerate(rows):
+        expected = reference.next_token_probs(text, k=2) if text is not None else []
+        mine = [(piece, p) for j, piece, p in ranked if j == i]
+        assert [piece for piece, _ in mine] == [piece for piece, _ in expected]
+        assert np.allclose([p for _, p in mine], [p for _, p in expected], atol=1e-6)
         if not text:  # nothing to predict: no loss
             assert got[i] == (None if text is None else 0, None, None)
             continue

@@ -225,3 +225,27 @@ def test_a_thousand_rows_scored_in_one_batch_agree_with_score(gpt, spark_session
         expected = reference.score(text)
         tokens, loss = got[i if i < 997 else 999]
         assert tokens == expected.n_tokens and abs(loss - expected.loss) <= 1e-5, (i, text)
+
+
+def test_next_tokens_of_every_row_in_one_batch(gpt, spark_session, tiny_dir):
+    from .test_batch import texts
+
+    rows = texts(8, seed=5) + ["", None, "x " * 100]  # empty: <|endoftext|>; long: its last window
+    spark_session.createDataFrame(list(enumerate(rows)), "id INT, body STRING").write.saveAsTable("docs")
+    try:
+        assert gpt.next_table("docs", "body", key="id", k=3, into="docs_next") == "docs_next"
+        got = sorted(tuple(r) for r in spark_session.sql("SELECT id, rank, piece, probability FROM docs_next").collect())
+    finally:
+        spark_session.sql("DROP TABLE IF EXISTS docs")
+        spark_session.sql("DROP TABLE IF EXISTS docs_next")
+    reference = sqlgpt.load(tiny_dir, engine="numpy")
+    assert 9 not in {i for i, *_ in got}  # NULL text: no rows
+    for i, text in enumerate(rows):
+        if text is None:
+            continue
+        ids = reference.tokenizer.encode(text)[-reference.config.block_size:]
+        expected = reference.next_token_probs(reference.tokenizer.decode(ids), k=3)
+        mine = [(rank, piece, p) for j, rank, piece, p in got if j == i]
+        assert [rank for rank, *_ in mine] == [1, 2, 3]
+        assert [piece for _, piece, _ in mine] == [piece for piece, _ in expected], i
+        assert np.allclose([p for *_, p in mine], [p for _, p in expected], atol=1e-6)

@@ -10,10 +10,9 @@ Where the work happens: the forward passes, the KV cache, the logits, the loss a
 softmax + ranking all stay in the database (SQL engines return one number per window, or k
 rows per text).
 The text itself is read by this process to be tokenized, because the tokenizer is Python;
-with DuckDB or SQLite that is the same process as the database. Scoring runs many rows'
-windows through one batched pass (`Engine.nll_many`: on DuckDB, PostgreSQL and Spark one
-step's statements for up to `batch_tokens` tokens; SQLite goes window by window); the next
-tokens are found row by row.
+with DuckDB or SQLite that is the same process as the database. Many rows go through one
+batched pass (`Engine.nll_many`, `Engine.top_many`: on DuckDB, PostgreSQL and Spark one
+step's statements for up to `batch_tokens` tokens; SQLite goes window by window).
 
 Table and column names cannot be bound parameters, so they must be plain identifiers
 (letters, digits, underscores; `schema.table` for a table) — anything else is refused before
@@ -87,16 +86,17 @@ def score_table(gpt: "GPT", table: str, column: str, *, key: str | None = None, 
     return TableScore(table=job.into, rows=len(rows), n_tokens=tokens, loss=total / tokens if tokens else math.nan)
 
 
-def _chunks(windows: list[tuple[int, tuple[list[int], int]]], budget: int) -> list[list[tuple[int, tuple[list[int], int]]]]:
-    """`windows` cut into runs of at most `budget` tokens (at least one window each)."""
-    chunks: list[list[tuple[int, tuple[list[int], int]]]] = []
+def _chunks(items: list[tuple[int, Any]], budget: int) -> list[list[tuple[int, Any]]]:
+    """(row, window or ids) pairs cut into runs of at most `budget` tokens (one pair at least)."""
+    chunks: list[list[tuple[int, Any]]] = []
     size = budget  # start a new chunk at once
-    for window in windows:
-        n = len(window[1][0])
+    for item in items:
+        window = item[1]
+        n = len(window[0] if isinstance(window, tuple) else window)
         if size + n > budget:
             chunks.append([])
             size = 0
-        chunks[-1].append(window)
+        chunks[-1].append(item)
         size += n
     return chunks
 
@@ -109,16 +109,14 @@ def next_table(gpt: "GPT", table: str, column: str, *, k: int = 5, key: str | No
         raise SqlgptError(f"k must be an integer >= 1, got {k!r}")
     job = _TableJob(gpt, table, column, key, into, replace)
     vocab, window = gpt.tokenizer.vocab_size, gpt.config.block_size
-    rows = job.read()
+    rows = [(row_key, text) for row_key, text in job.read() if text is not None]
+    # The latest context that fits; an empty text means <|endoftext|>.
+    contexts = [(i, gpt.tokenizer.encode(text)[-window:] or [gpt._eot_id()]) for i, (_, text) in enumerate(rows)]
     results: list[tuple] = []
     bar = progress_bar(len(rows), f"next tokens of {job.table}", progress, unit="row")
-    with gpt.engine.session() as session:  # one for all rows: reset per text, prepared once
-        for row_key, text in rows:
-            if text is not None:
-                ids = gpt.tokenizer.encode(text)[-window:] or [gpt._eot_id()]  # the latest context that fits
-                session.reset()
-                ranked = session.forward_top(ids, min(k, vocab), vocab)
-                results += [(row_key, rank, token, gpt.tokenizer.decode([token]), p) for rank, (token, p) in enumerate(ranked, 1)]
+    for chunk in _chunks(contexts, gpt.engine.batch_tokens):
+        for (i, _), ranked in zip(chunk, gpt.engine.top_many([ids for _, ids in chunk], min(k, vocab), vocab)):
+            results += [(rows[i][0], rank, token, gpt.tokenizer.decode([token]), p) for rank, (token, p) in enumerate(ranked, 1)]
             bar.update(1)
     bar.close()
     job.write(results, [("rank", "int"), ("token", "int"), ("piece", "text"), ("probability", "double")])

@@ -157,6 +157,16 @@ class Engine(abc.ABC):
                 out.append(session.forward_nll(ids, first_target))
             return out
 
+    def top_many(self, contexts: Sequence[Sequence[int]], k: int, vocab_size: int) -> list[list[tuple[int, float]]]:
+        """`Session.forward_top` after each context, each a sequence of its own; engines
+        that can run many sequences in one pass override this."""
+        with self.session() as session:
+            out = []
+            for ids in contexts:
+                session.reset()
+                out.append(session.forward_top(ids, k, vocab_size))
+            return out
+
     def __init__(self, config: GPTConfig) -> None:
         self.config = config
 

@@ -74,6 +74,22 @@ def top_statement(compiler: Compiler, dialect: Dialect, k: int, vocab_size: int)
 SELECT l.j, exp(l.logit - p.top) / p.z AS p FROM l, peak p ORDER BY p DESC, l.j LIMIT {k}""")
 
 
+def top_batch_statement(compiler: Compiler, dialect: Dialect, k: int, vocab_size: int) -> Statement:
+    """Batched `top_statement`: the k most likely tokens after the last position of every
+    sequence, as rows (seq, rank, j, p)."""
+    m, w = dialect.materialized, compiler.w
+    weight = "exp(l.logit - p.top)"  # the softmax before dividing by its sum: the same order
+    return Statement(f"the {k} most likely next tokens after each sequence", f"""WITH
+  last AS {m}(SELECT seq, max(pos) AS pos FROM tokens GROUP BY seq),
+  l AS {m}(SELECT f.seq, e.j, {dialect.dot('e.w', 'f.xn')} AS logit FROM {w}.wte e, final f
+           JOIN last t ON t.seq = f.seq AND t.pos = f.pos WHERE e.j < {vocab_size}),
+  peak AS {m}(SELECT seq, max(logit) AS top FROM l GROUP BY seq),
+  total AS {m}(SELECT l.seq, sum({weight}) AS z FROM l JOIN peak p ON p.seq = l.seq GROUP BY l.seq),
+  ranked AS {m}(SELECT l.seq, l.j, {weight} / s.z AS p, row_number() OVER (PARTITION BY l.seq ORDER BY {weight} DESC, l.j) AS r
+                FROM l JOIN peak p ON p.seq = l.seq JOIN total s ON s.seq = l.seq)
+SELECT seq, r, j, p FROM ranked WHERE r <= {k} ORDER BY seq, r""")
+
+
 class SqlSession(Session):
     """A KV cache in session tables. `inspect` records attention weights in this session
     even if the engine does not; `batched` makes it a batch session (`nll_batch` only)."""
@@ -143,13 +159,30 @@ class SqlSession(Session):
     def nll_batch(self, windows: Sequence[tuple[Sequence[int], int]]) -> list[float]:
         """`forward_nll` of every (ids, first_target) window, each its own sequence, in one
         batched pass: the same numbers, one step's statements for them all."""
+        for ids, first_target in windows:
+            if not 1 <= first_target < len(ids):
+                raise SqlgptError(f"first_target must be in 1..{len(ids) - 1}, got {first_target}")
+        self._batch_step(windows)
+        nll = dict(self._run([self.nll], prepared=0).fetchall())
+        return [float(nll.get(seq, 0.0)) for seq in range(len(windows))]
+
+    def top_batch(self, contexts: Sequence[Sequence[int]], k: int, vocab_size: int) -> list[list[tuple[int, float]]]:
+        """`forward_top` of every context, each its own sequence, in one batched pass."""
+        self._batch_step([(ids, len(ids)) for ids in contexts])
+        ranked: list[list[tuple[int, float]]] = [[] for _ in contexts]
+        statement = top_batch_statement(self.compiler, self.engine.dialect, int(k), int(vocab_size))
+        for seq, _, j, p in self._run([statement]).fetchall():
+            ranked[seq].append((int(j), float(p)))
+        return ranked
+
+    def _batch_step(self, windows: Sequence[tuple[Sequence[int], int]]) -> None:
+        """Empty the tables, load every window as sequence `seq` (its tokens from position
+        first_target on scored), and run the batched step over them all."""
         if not self.compiler.batched:
-            raise SqlgptError("nll_batch needs a batched session")
+            raise SqlgptError("a batched pass needs a batched session")
         columns: list[list[int]] = [[], [], [], []]  # seq, pos, token, scored
         for seq, (ids, first_target) in enumerate(windows):
             ids = self._validate(ids)  # (n_past stays 0: each window is its own sequence)
-            if not 1 <= first_target < len(ids):
-                raise SqlgptError(f"first_target must be in 1..{len(ids) - 1}, got {first_target}")
             for pos, token in enumerate(ids):
                 for column, value in zip(columns, (seq, pos, token, int(pos >= first_target))):
                     column.append(value)
@@ -160,8 +193,6 @@ class SqlSession(Session):
         except dialect.errors() as e:
             raise SqlgptError(f"{self.engine.name} failed on loading the windows' tokens: {first_line(e)}") from e
         self._run(self.step, prepared=0)
-        nll = dict(self._run([self.nll], prepared=0).fetchall())
-        return [float(nll.get(seq, 0.0)) for seq in range(len(windows))]
 
     def _top(self, ids: list[int], k: int, vocab_size: int) -> list[tuple[int, float]]:
         first = self._step(ids)
@@ -285,6 +316,15 @@ class SqlEngine(Engine):
             raise SqlgptError("this model has been closed")
         with SqlSession(self, batched=True) as session:
             return session.nll_batch(windows)
+
+    def top_many(self, contexts: Sequence[Sequence[int]], k: int, vocab_size: int) -> list[list[tuple[int, float]]]:
+        """Batched like `nll_many`."""
+        if self.dialect.layout != "vector":
+            return super().top_many(contexts, k, vocab_size)
+        if self._db.conn is None:
+            raise SqlgptError("this model has been closed")
+        with SqlSession(self, batched=True) as session:
+            return session.top_batch(contexts, k, vocab_size)
 
     def explain(self, ids: Sequence[int], *, top_k: int, vocab_size: int, temperatures: Sequence[float],
                 keep: bool = False) -> Inspection:
