@@ -235,14 +235,11 @@ class Compiler:
         with `slot_width`, cut into vectors of that many units, numbered by a column `slot`."""
         d = self.d
         pre = f"n.r * ({d.dot('m.w', 'n.x')} - n.mu * m.s) + m.b"
-        source = f"{self.w}.{table} m, {stats} n"
-        if activation is not None:
-            # The activation names its input several times: compute it once per row first
-            # (not every database eliminates the repeated dot products).
-            source = d.fence(f"SELECT {self.keys('n')}, m.j, {pre} AS pre FROM {source}") + " u"
-            pre, key, j = activation("u.pre"), self.keys("u"), "u.j"
-        else:
-            key, j = self.keys("n"), "m.j"
+        # Each unit's value first, in a subquery of its own: the activation names its input
+        # several times (not every database eliminates repeated dot products), and gathering
+        # then sorts narrow rows, not rows that still carry the weight vectors (PostgreSQL).
+        source = d.fence(f"SELECT {self.keys('n')}, m.j, {pre} AS pre FROM {self.w}.{table} m, {stats} n") + " u"
+        pre, key, j = (activation or (lambda v: v))("u.pre"), self.keys("u"), "u.j"
         y = d.collect(d.to_float(pre), j)
         if slot_width is None:
             return f"SELECT {key}, {y} AS y FROM {source} GROUP BY {key}"
@@ -289,14 +286,16 @@ WITH
   -- each output channel: the softmax weights · that channel's values over positions
   attn AS {d.materialized}(SELECT {self.keys('p')}, {d.collect(d.to_float(f"{d.dot('p.e', d.as_vector('vt.vals'))} / p.z"), 'vt.c')} AS y
            FROM vt{l} vt JOIN weights p ON p.hd = {d.int_div('vt.c', D)}{self.same_sequence('p', 'vt')} GROUP BY {self.keys('p')}),
-  -- output projection, plus the residual stream
-  resid AS {d.materialized}(SELECT {self.keys('a')}, {d.collect_plus(f"{d.dot('m.w', 'a.y')} + m.b", 'm.j', 'x.x')} AS x
-            FROM {w}.h{l}_attn_proj m, attn a JOIN x{l} x ON {self.same_position('x', 'a')} GROUP BY {self.keys('a')}),
+  -- output projection, plus the residual stream (each unit's dot product first, as in normed_matvec)
+  resid AS {d.materialized}(SELECT {self.keys('a')}, {d.collect_plus("a.v", 'a.j', 'x.x')} AS x
+            FROM {d.fence(f"SELECT {self.keys('a')}, m.j, {d.dot('m.w', 'a.y')} + m.b AS v FROM {w}.h{l}_attn_proj m, attn a")} a
+            JOIN x{l} x ON {self.same_position('x', 'a')} GROUP BY {self.keys('a')}),
   -- layer norm 2 and the MLP's first layer, with GELU (tanh form, as GPT-2)
   fc AS {d.materialized}({self.normed_matvec(f"h{l}_fc", d.fence(self.norm_stats("resid")), activation=gelu)})
 -- the MLP's projection, plus the residual stream: the next layer's input
-SELECT {self.keys('f')}, {d.collect_plus(f"{d.dot('m.w', 'f.y')} + m.b", 'm.j', 'r.x')}
-FROM {w}.h{l}_mlp_proj m, fc f JOIN resid r ON {self.same_position('r', 'f')} GROUP BY {self.keys('f')}""",
+SELECT {self.keys('f')}, {d.collect_plus("f.v", 'f.j', 'r.x')}
+FROM {d.fence(f"SELECT {self.keys('f')}, m.j, {d.dot('m.w', 'f.y')} + m.b AS v FROM {w}.h{l}_mlp_proj m, fc f")} f
+JOIN resid r ON {self.same_position('r', 'f')} GROUP BY {self.keys('f')}""",
         )
         statements.append(attention)
         if self.inspect:

@@ -116,6 +116,11 @@ class PostgresDialect(Dialect):
     def load_rows_sql(self, table: str, n_columns: int) -> str:
         return f"INSERT INTO {table} SELECT * FROM unnest(" + ", ".join(["CAST(%s AS integer[])"] * n_columns) + ")"
 
+    def temp_table_def(self, name: str, columns: list[tuple[str, str]], key: list[str] | None = None) -> str:
+        # Vectors stay in the row, not out of line (TOAST): a step reads them for every weight row.
+        plain = "".join(f"; ALTER TABLE {name} ALTER COLUMN {c} SET STORAGE PLAIN" for c, kind in columns if kind == "vector")
+        return super().temp_table_def(name, columns, key) + plain
+
     def append_values(self, table: str, cache: str, new: str, head_size: int) -> str:
         new = (f"SELECT r.c, array_agg((CAST(k.vec AS real[]))[mod(r.c, {head_size}) + 1] ORDER BY k.pos) AS vals "
                f"FROM {table} r JOIN (SELECT * FROM {cache} WHERE {new}) k ON k.hd = r.c / {head_size} GROUP BY r.c")
