@@ -47,7 +47,9 @@ class PostgresDialect(Dialect):
 
     @property
     def layout_variant(self) -> int:  # type: ignore[override]
-        return 0 if self.pgvector else 1  # other column types: an install of one is not the other's
+        # Other column types: an install of one is not the other's. (2 and 3 since weight
+        # vectors are kept in the row where they fit: installs made before are redone.)
+        return 2 if self.pgvector else 3
 
     def fence(self, subquery: str) -> str:
         return f"({subquery} OFFSET 0)"
