@@ -24,7 +24,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import SqlgptError, first_line
 from .progress import progress_bar
@@ -33,6 +34,7 @@ from .windows import score_windows
 if TYPE_CHECKING:
     from .gpt import GPT
 
+T = TypeVar("T")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -69,7 +71,7 @@ def score_table(gpt: "GPT", table: str, column: str, *, key: str | None = None, 
     windows = [(i, window) for i, ids in enumerate(row_ids) if ids for window in score_windows(ids, gpt.config.block_size)]
     nll = [0.0] * len(rows)
     bar = progress_bar(sum(len(ids) - 1 for ids in row_ids if ids), f"scoring {job.table}", progress)
-    for chunk in _chunks(windows, gpt.engine.batch_tokens):
+    for chunk in _chunks(windows, gpt.engine.batch_tokens, lambda item: len(item[1][0])):
         for (i, (ids, first_target)), value in zip(chunk, gpt.engine.nll_many([w for _, w in chunk])):
             nll[i] += value
             bar.update(len(ids) - first_target)
@@ -86,13 +88,13 @@ def score_table(gpt: "GPT", table: str, column: str, *, key: str | None = None, 
     return TableScore(table=job.into, rows=len(rows), n_tokens=tokens, loss=total / tokens if tokens else math.nan)
 
 
-def _chunks(items: list[tuple[int, Any]], budget: int) -> list[list[tuple[int, Any]]]:
-    """(row, window or ids) pairs cut into runs of at most `budget` tokens (one pair at least)."""
-    chunks: list[list[tuple[int, Any]]] = []
+def _chunks(items: list[T], budget: int, tokens: Callable[[T], int]) -> list[list[T]]:
+    """`items` cut into runs of at most `budget` tokens in all (one item at least), where an
+    item holds `tokens(item)` tokens."""
+    chunks: list[list[T]] = []
     size = budget  # start a new chunk at once
     for item in items:
-        window = item[1]
-        n = len(window[0] if isinstance(window, tuple) else window)
+        n = tokens(item)
         if size + n > budget:
             chunks.append([])
             size = 0
@@ -114,7 +116,7 @@ def next_table(gpt: "GPT", table: str, column: str, *, k: int = 5, key: str | No
     contexts = [(i, gpt.tokenizer.encode(text)[-window:] or [gpt._eot_id()]) for i, (_, text) in enumerate(rows)]
     results: list[tuple] = []
     bar = progress_bar(len(rows), f"next tokens of {job.table}", progress, unit="row")
-    for chunk in _chunks(contexts, gpt.engine.batch_tokens):
+    for chunk in _chunks(contexts, gpt.engine.batch_tokens, lambda item: len(item[1])):
         for (i, _), ranked in zip(chunk, gpt.engine.top_many([ids for _, ids in chunk], min(k, vocab), vocab)):
             results += [(rows[i][0], rank, token, gpt.tokenizer.decode([token]), p) for rank, (token, p) in enumerate(ranked, 1)]
             bar.update(1)

@@ -144,7 +144,7 @@ class Engine(abc.ABC):
     # Prompts longer than this are read in chunks of it (None: all at once), so that slow
     # engines can show progress; the logits are the same either way.
     prompt_chunk: int | None = None
-    # How many tokens of windows to give `nll_many` at once (engines that batch take more).
+    # How many tokens to give `nll_many` / `top_many` at once (engines that batch take more).
     batch_tokens: int = 1024
 
     def nll_many(self, windows: Sequence[tuple[Sequence[int], int]]) -> list[float]:

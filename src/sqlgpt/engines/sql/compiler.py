@@ -32,8 +32,10 @@ logits at the end.
 
 Batched (`batched=True`), every session table is keyed by (seq, pos) instead of pos: one
 step runs many independent sequences at once (scoring a table's rows), attention joins
-keys of the same sequence only, and the transposed values are a view grouped by sequence. All SQL text is built from the config and fixed names — never from
-user input, which reaches the database only as bound parameters.
+keys of the same sequence only, and the transposed values are a view grouped by sequence.
+
+All SQL text is built from the config and fixed names — never from user input, which
+reaches the database only as bound parameters.
 """
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ SELECT seq, r, j, p FROM ranked WHERE r <= {k} ORDER BY seq, r""")
 
 class SqlSession(Session):
     """A KV cache in session tables. `inspect` records attention weights in this session
-    even if the engine does not; `batched` makes it a batch session (`nll_batch` only)."""
+    even if the engine does not; `batched` makes it a batch session (`nll_batch`, `top_batch`)."""
 
     def __init__(self, engine: "SqlEngine", inspect: bool = False, batched: bool = False) -> None:
         super().__init__(engine.config)
@@ -302,28 +302,25 @@ class SqlEngine(Engine):
         """The engine's connection, reopened for writing if it was read-only (before sessions)."""
         return self._db.make_writable()
 
-    def session(self) -> SqlSession:
+    def session(self, batched: bool = False) -> SqlSession:
+        """A new session; `batched`: one for `nll_batch` / `top_batch`."""
         if self._db.conn is None:
             raise SqlgptError("this model has been closed")
-        return SqlSession(self)
+        return SqlSession(self, batched=batched)
 
     def nll_many(self, windows: Sequence[tuple[Sequence[int], int]]) -> list[float]:
         """One batched pass over all windows where the layout has one (vector layouts), so
         that a table's rows cost one step's statements, not one step each."""
         if self.dialect.layout != "vector":
             return super().nll_many(windows)
-        if self._db.conn is None:
-            raise SqlgptError("this model has been closed")
-        with SqlSession(self, batched=True) as session:
+        with self.session(batched=True) as session:
             return session.nll_batch(windows)
 
     def top_many(self, contexts: Sequence[Sequence[int]], k: int, vocab_size: int) -> list[list[tuple[int, float]]]:
         """Batched like `nll_many`."""
         if self.dialect.layout != "vector":
             return super().top_many(contexts, k, vocab_size)
-        if self._db.conn is None:
-            raise SqlgptError("this model has been closed")
-        with SqlSession(self, batched=True) as session:
+        with self.session(batched=True) as session:
             return session.top_batch(contexts, k, vocab_size)
 
     def explain(self, ids: Sequence[int], *, top_k: int, vocab_size: int, temperatures: Sequence[float],

@@ -124,7 +124,7 @@ class PostgresDialect(Dialect):
         return super().temp_table_def(name, columns, key) + plain
 
     def append_values(self, table: str, cache: str, new: str, head_size: int) -> str:
-        new = (f"SELECT r.c, array_agg((CAST(k.vec AS real[]))[mod(r.c, {head_size}) + 1] ORDER BY k.pos) AS vals "
+        new = (f"SELECT r.c, array_agg({self.element('k.vec', self.mod('r.c', head_size))} ORDER BY k.pos) AS vals "
                f"FROM {table} r JOIN (SELECT * FROM {cache} WHERE {new}) k ON k.hd = r.c / {head_size} GROUP BY r.c")
         return f"UPDATE {table} SET vals = {table}.vals || n.vals FROM ({new}) n WHERE n.c = {table}.c"
 
