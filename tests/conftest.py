@@ -129,3 +129,17 @@ def pg_dsn(tmp_path_factory) -> str:
     pgserver = pytest.importorskip("pgserver", reason="the postgres tests need pgserver (pip install pgserver)")
     server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
     return server.get_uri()
+
+
+@pytest.fixture(scope="session")
+def spark_session(tmp_path_factory):
+    """One local SparkSession for the whole test session (a JVM takes seconds to start), its
+    warehouse and metastore in a temporary directory."""
+    pytest.importorskip("pyspark", reason="the spark tests need pyspark: pip install 'sqlgpt[spark]'")
+    from sqlgpt.engines.sql.dialects import spark
+
+    if not spark.java_found():
+        pytest.skip("the spark tests need a Java 17+ runtime")
+    session = spark.local_session("local[2]", tmp_path_factory.mktemp("spark"))
+    yield session
+    session.stop()

@@ -10,7 +10,6 @@ import torch
 import sqlgpt
 
 from .conftest import NO_SHARED
-from .test_spark_engine import spark_session  # noqa: F401 - a fixture, shared with that file
 
 TOLERANCE = 1e-4  # max |logit difference| allowed against transformers
 

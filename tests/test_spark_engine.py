@@ -1,7 +1,7 @@
 """The Spark engine's promises beyond correct logits (those are in test_engines.py): installs
 that an interruption cannot leave half-done, hostile prompts, sessions of their own, and
-one-line errors. One local SparkSession serves all tests (a JVM takes seconds to start);
-test_engines.py uses it too. The NumPy engine is the reference."""
+one-line errors. One local SparkSession (conftest's `spark_session`) serves all tests: a JVM
+takes seconds to start. The NumPy engine is the reference."""
 
 from __future__ import annotations
 
@@ -22,19 +22,6 @@ from .test_duckdb_engine import interrupt_third_table
 
 TOLERANCE = 1e-4
 IDS = [5, 17, 42, 99, 3, 250, 7, 64]
-
-
-@pytest.fixture(scope="session")
-def spark_session(tmp_path_factory):
-    """A local SparkSession with its warehouse and metastore in a temporary directory."""
-    pytest.importorskip("pyspark", reason="the spark tests need pyspark: pip install 'sqlgpt[spark]'")
-    from sqlgpt.engines.sql.dialects import spark
-
-    if not spark.java_found():
-        pytest.skip("the spark tests need a Java 17+ runtime")
-    session = spark.local_session("local[2]", tmp_path_factory.mktemp("spark"))
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")
