@@ -3,6 +3,7 @@
 Every weight is random (layer-norm gains and biases included), so a wrong transpose or a
 skipped bias cannot hide behind ones and zeros. The tokenizer files are a small byte-level
 BPE vocabulary built here, so these fixtures need nothing from ../shared or the network.
+It also loads the plugin tests/ci_skips.py: under CI=true a skipped test fails.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+# pytester is for tests/test_ci_skips.py, which checks the plugin.
+pytest_plugins = ("pytester", "tests.ci_skips")
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 NO_SHARED = f"needs the project's shared data at {SHARED_DATA} (present in CI, not in a user's clone)"

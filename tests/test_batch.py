@@ -5,6 +5,7 @@ all, and table/column names are identifiers or nothing."""
 from __future__ import annotations
 
 import math
+import re
 import sqlite3
 
 import duckdb
@@ -149,47 +150,121 @@ def test_errors_are_one_line(tiny_dir, tmp_path, capsys):
         assert err.count("\n") == 1 and message in err, err
 
 
+def replace_docs(connect, rows: list[str | None]) -> None:
+    """Give the docs table other rows (the same columns)."""
+    conn = connect(False)
+    conn.execute("DELETE FROM docs")
+    conn.executemany("INSERT INTO docs VALUES (?, ?)", list(enumerate(rows)))
+    conn.commit()
+    conn.close()
+
+
+def connector(engine: str, database) -> object:
+    """connect(read_only) for the database of `engine`."""
+    if engine == "duckdb":
+        return lambda read_only=True: duckdb.connect(str(database), read_only=read_only)
+    return lambda read_only=True: sqlite3.connect(database)
+
+
+def assert_scores_are_numpys(got: dict, rows: list[str], reference: sqlgpt.GPT) -> None:
+    """`got` (key -> tokens, loss, perplexity) holds exactly GPT.score's figures for each row."""
+    assert sorted(got) == list(range(len(rows)))
+    for i, text in enumerate(rows):
+        expected = reference.score(text)
+        tokens, loss, perplexity = got[i]
+        assert tokens == expected.n_tokens, text
+        assert abs(loss - expected.loss) <= 1e-5 and abs(perplexity - expected.perplexity) <= 1e-4 * expected.perplexity
+
+
 def test_the_cli_scores_a_table(tiny_dir, tmp_path, capsys):
+    """`sqlgpt score --table` writes each row's tokens, loss and perplexity as GPT.score gives
+    them on the NumPy engine, and prints the totals over all rows. A second run into the same
+    table is refused in one line (exit 2) and changes nothing; with --replace the table holds
+    the second run's figures."""
     database = tmp_path / "data.duckdb"
-    rows = texts(5)
-    make_duckdb_table(database, rows)
-    assert main(["score", "--table", "docs", "--column", "body", "--key", "id", "--into", "scored",
-                 "--model", str(tiny_dir), "--database", str(database)]) == 0
+    first, second = texts(5), texts(7, seed=3)
+    make_duckdb_table(database, first)
+    connect = connector("duckdb", database)
+    reference = sqlgpt.load(tiny_dir, engine="numpy")
+    argv = ["score", "--table", "docs", "--column", "body", "--key", "id", "--into", "scored",
+            "--model", str(tiny_dir), "--database", str(database)]
+    assert main(argv) == 0
     out = capsys.readouterr().out
     assert "scored" in out and "5 rows" in out
-    with duckdb.connect(str(database), read_only=True) as conn:
-        assert len(scores(conn, "scored")) == 5
+    with connect() as conn:
+        assert_scores_are_numpys(scores(conn, "scored"), first, reference)
+    expected = [reference.score(text) for text in first]
+    n_tokens = sum(e.n_tokens for e in expected)
+    loss = sum(e.loss * e.n_tokens for e in expected) / n_tokens  # nats per token over all rows
+    assert f"tokens      {n_tokens}" in out.splitlines()
+    assert float(re.search(r"^loss\s+(\S+) nats/token", out, re.M).group(1)) == pytest.approx(loss, abs=5e-5 + 1e-6)
+    assert float(re.search(r"^perplexity\s+(\S+)", out, re.M).group(1)) == pytest.approx(math.exp(loss), abs=5e-4 + 1e-5)
+
+    replace_docs(connect, second)
+    assert main(argv) == 2  # without --replace: refused, the first run's table as it was
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("sqlgpt: error:") and "scored" in err and "already exists" in err
+    with connect() as conn:
+        assert_scores_are_numpys(scores(conn, "scored"), first, reference)
+    assert main([*argv, "--replace"]) == 0
+    assert "7 rows" in capsys.readouterr().out
+    with connect() as conn:
+        assert_scores_are_numpys(scores(conn, "scored"), second, reference)
 
 
-@pytest.mark.parametrize("engine", ["duckdb", "sqlite"])
-def test_next_tokens_of_every_row(engine, tiny_dir, tmp_path, capsys):
-    rows = texts(15, seed=2) + ["", None, "x " * 200]  # empty: <|endoftext|>; long: its last window
-    database = tmp_path / f"data.{engine}"
-    if engine == "duckdb":
-        make_duckdb_table(database, rows)
-        connect = lambda: duckdb.connect(str(database), read_only=True)  # noqa: E731
-    else:
-        with sqlite3.connect(database) as conn:
-            conn.execute("CREATE TABLE docs (id INTEGER, body TEXT)")
-            conn.executemany("INSERT INTO docs VALUES (?, ?)", list(enumerate(rows)))
-        connect = lambda: sqlite3.connect(database)  # noqa: E731
-    assert main(["next", "--table", "docs", "--column", "body", "--key", "id", "-k", "3", "--engine", engine,
-                 "--model", str(tiny_dir), "--database", str(database)]) == 0
-    assert "sqlgpt_next" in capsys.readouterr().out
-    reference = sqlgpt.load(tiny_dir, engine="numpy")
+def next_tokens(connect) -> dict:
+    """sqlgpt_next by key: [(rank, token, piece, probability)] in rank order."""
     conn = connect()
     got = conn.execute("SELECT id, rank, token, piece, probability FROM sqlgpt_next ORDER BY id, rank").fetchall()
     conn.close()
     by_row: dict = {}
     for i, rank, token, piece, p in got:
         by_row.setdefault(i, []).append((rank, token, piece, p))
-    assert 16 not in by_row  # NULL text: no rows
+    return by_row
+
+
+def assert_next_tokens_are_numpys(by_row: dict, rows: list[str | None], reference: sqlgpt.GPT, k: int) -> None:
+    """Each row's k next tokens are next_token_probs's on the NumPy engine, for the last
+    context window of its text (<|endoftext|> for an empty one); NULL text has none."""
+    assert sorted(by_row) == [i for i, text in enumerate(rows) if text is not None]
     for i, text in enumerate(rows):
         if text is None:
             continue
         ids = reference.tokenizer.encode(text)[-reference.config.block_size:]
-        expected = reference.next_token_probs(reference.tokenizer.decode(ids), k=3) if ids else \
-            reference.next_token_probs("", k=3)
-        assert [r for r, *_ in by_row[i]] == [1, 2, 3]
+        expected = reference.next_token_probs(reference.tokenizer.decode(ids), k=k) if ids else \
+            reference.next_token_probs("", k=k)
+        assert [r for r, *_ in by_row[i]] == list(range(1, k + 1))
         assert [piece for _, _, piece, _ in by_row[i]] == [piece for piece, _ in expected]
+        assert [reference.tokenizer.decode([token]) for _, token, _, _ in by_row[i]] == [piece for piece, _ in expected]
         assert np.allclose([p for *_, p in by_row[i]], [p for _, p in expected], atol=1e-6)
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "sqlite"])
+def test_next_tokens_of_every_row(engine, tiny_dir, tmp_path, capsys):
+    """`sqlgpt next --table` writes each row's k most likely next tokens as next_token_probs
+    gives them on the NumPy engine; a second run is refused in one line (exit 2) and changes
+    nothing, and with --replace the table holds the second run's tokens."""
+    rows = texts(15, seed=2) + ["", None, "x " * 200]  # empty: <|endoftext|>; long: its last window
+    database = tmp_path / f"data.{engine}"
+    if engine == "duckdb":
+        make_duckdb_table(database, rows)
+    else:
+        with sqlite3.connect(database) as conn:
+            conn.execute("CREATE TABLE docs (id INTEGER, body TEXT)")
+            conn.executemany("INSERT INTO docs VALUES (?, ?)", list(enumerate(rows)))
+    connect = connector(engine, database)
+    reference = sqlgpt.load(tiny_dir, engine="numpy")
+    argv = ["next", "--table", "docs", "--column", "body", "--key", "id", "--engine", engine,
+            "--model", str(tiny_dir), "--database", str(database)]
+    assert main([*argv, "-k", "3"]) == 0
+    assert "sqlgpt_next" in capsys.readouterr().out
+    assert_next_tokens_are_numpys(next_tokens(connect), rows, reference, 3)
+
+    second = [None] + texts(4, seed=5)
+    replace_docs(connect, second)
+    assert main([*argv, "-k", "2"]) == 2  # without --replace: refused, the first run's table as it was
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("sqlgpt: error:") and "already exists" in err
+    assert_next_tokens_are_numpys(next_tokens(connect), rows, reference, 3)
+    assert main([*argv, "-k", "2", "--replace"]) == 0
+    assert_next_tokens_are_numpys(next_tokens(connect), second, reference, 2)

@@ -15,14 +15,13 @@ from pathlib import Path
 
 import pytest
 import regex
+import tokenizers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sqlgpt.cli import main
 from sqlgpt.errors import SqlgptError
 from sqlgpt.tokenizer import ENDOFTEXT, GPT2_PATTERN, Tokenizer
-
-tokenizers = pytest.importorskip("tokenizers")
 
 CORPUS = Path(__file__).with_name("multilingual_corpus.txt").read_text(encoding="utf-8")
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 
 import sqlgpt
@@ -25,7 +26,9 @@ def test_the_default_is_the_bundled_model():
     assert size <= 20 * 2**20  # the wheel stays small
 
 
-def test_transformers_agrees_with_every_engine(tmp_path):
+@pytest.fixture(scope="module")
+def transformers_logits() -> tuple[list[int], np.ndarray]:
+    """A prompt's ids and transformers' logits for them, [T, V] in float64."""
     from transformers import GPT2LMHeadModel
 
     # Stored as float16; the engines compute in float32. The judge runs in float64: a trained
@@ -34,10 +37,37 @@ def test_transformers_agrees_with_every_engine(tmp_path):
     model = GPT2LMHeadModel.from_pretrained(SHAKESPEARE, dtype=torch.float32).eval().double()
     ids = sqlgpt.load(engine="numpy").tokenizer.encode("ROMEO:\nBut soft, what light through yonder window breaks?")
     with torch.no_grad():
-        theirs = model(torch.tensor([ids])).logits[0].numpy()  # [T, V] float64
-    for engine, options in [("numpy", {}), ("duckdb", {"database": str(tmp_path / "m.duckdb")})]:
-        with sqlgpt.load(engine=engine, **options) as gpt:
-            assert np.abs(gpt.logits(ids) - theirs).max() <= 1e-4, engine
+        return ids, model(torch.tensor([ids])).logits[0].numpy()  # [T, V] float64
+
+
+def engine_options(engine: str, request, tmp_path) -> dict:
+    """Where each engine keeps the installed model: a fresh file, the session's PostgreSQL
+    server or SparkSession (conftest skips those where they cannot run)."""
+    if engine in ("duckdb", "sqlite"):
+        return {"database": str(tmp_path / f"m.{engine}"), "progress": False}
+    if engine == "postgres":
+        return {"dsn": request.getfixturevalue("pg_dsn"), "progress": False}
+    if engine == "spark":
+        return {"session": request.getfixturevalue("spark_session"), "progress": False}
+    return {}
+
+
+# Spark spends most of a minute on a forward pass of this model, longer the more positions:
+# it reads just the first 8 tokens ("ROMEO:\nBut soft, what").
+SPARK_TOKENS = 8
+
+
+@pytest.mark.parametrize("engine", ["numpy", "duckdb", "postgres", "sqlite", "spark"])
+def test_transformers_agrees_with_every_engine(engine, transformers_logits, request, tmp_path):
+    """The bundled (trained, not random) model's logits at every position of a prompt, on
+    each engine, within 1e-4 of transformers'."""
+    ids, theirs = transformers_logits
+    n = SPARK_TOKENS if engine == "spark" else len(ids)
+    ids, theirs = ids[:n], theirs[:n]  # a prefix's logits are the whole prompt's first rows
+    with sqlgpt.load(engine=engine, **engine_options(engine, request, tmp_path)) as gpt:
+        ours = gpt.logits(ids)
+    assert ours.shape == theirs.shape == (len(ids), gpt.config.vocab_size)
+    assert np.abs(ours - theirs).max() <= 1e-4, engine
 
 
 def test_generates_offline_from_the_command_line(tmp_path):

@@ -563,31 +563,42 @@ def test_hostile_prompts_never_enter_sql(tiny_dir, tmp_path):
         assert snapshot(conn) == before
 
 
-def test_a_hostile_catalogue_never_enters_sql(tiny_dir, tmp_path):
+def test_a_hostile_catalogue_never_enters_sql(tiny_dir, tmp_path, capsys):
     """The catalogue is read from the database file, which may come from anywhere: a schema
-    name in it is data, not SQL."""
+    name in it is data, not SQL. A row whose schema name is not one sqlgpt makes (m_ and 16
+    hex digits) is ignored: not trusted as an install, not dropped as an older one, left as
+    it was; the reinstall goes ahead and replaces only the real older install."""
     directory = copy_checkpoint(tiny_dir, tmp_path / "model")
     database = tmp_path / "x.duckdb"
-    load(directory, database).close()
+    with load(directory, database) as gpt:
+        old_schema = gpt.engine.schema
+    hostile = "m_0; CREATE TABLE main.pwned(a INT); --"
     conn = duckdb.connect(str(database))
     try:  # a row that claims to be an older install of this directory, with a hostile name
         conn.execute(
             "INSERT INTO sqlgpt_models (schema_name, model, source, source_key, fingerprint, config, format_version,"
             " installed_at) SELECT ?, model, source, ?, 'f', config, format_version, installed_at FROM sqlgpt_models",
-            ["m_0; CREATE TABLE main.pwned(a INT); --", f"{directory.resolve()}/config.json:1:1"],
+            [hostile, f"{directory.resolve()}/config.json:1:1"],
         )
+        hostile_rows = [row for row in catalogue(conn) if row[0] == hostile]
     finally:
         conn.close()
+    assert len(hostile_rows) == 1
     rewrite_weights(directory, tmp_path / "other", seed=3)  # a reinstall that replaces "older" installs
+    capsys.readouterr()
 
-    try:
-        with load(directory, database) as gpt:
-            assert_logits_match(gpt, directory)
-    except SqlgptError:
-        pass  # refusing the catalogue is fine too; running it is not
+    with load(directory, database) as gpt:  # not refused: the hostile row is not an install
+        new_schema = gpt.engine.schema
+        assert_logits_match(gpt, directory)
+    assert "reinstalling" in capsys.readouterr().err  # the real older install was noticed
     with read_only(database) as conn:
         tables = [t for (t,) in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+        rows = catalogue(conn)
+        schemas = model_schemas(conn)
     assert "pwned" not in tables
+    assert new_schema != old_schema and schemas == [new_schema]  # the old install dropped, by its own name
+    assert sorted(row[0] for row in rows) == sorted([new_schema, hostile])
+    assert [row for row in rows if row[0] == hostile] == hostile_rows  # ignored: neither run nor deleted
 
 
 # -- sessions: the KV cache belongs to the session -------------------------------------------------
@@ -654,6 +665,8 @@ def test_a_finished_generation_drops_its_kv_cache(tiny_dir, tmp_path, monkeypatc
 
 
 def test_a_closed_session_is_not_reusable(tiny_dir, tmp_path):
+    """Using a session after close is a one-line SqlgptError saying it is closed (not the
+    driver's error about a closed connection, and never logits), and the engine goes on."""
     with load(tiny_dir, tmp_path / "x.duckdb") as gpt:
         session = gpt.session()
         session.forward(IDS[:3])
@@ -661,8 +674,10 @@ def test_a_closed_session_is_not_reusable(tiny_dir, tmp_path):
         session.close()
         session.close()  # safe twice
         assert_closed(cursor)
-        with pytest.raises(Exception):  # noqa: B017 - no particular error is promised, only no logits
+        with pytest.raises(SqlgptError) as error:  # the library's own one-line error, not a driver's
             session.forward(IDS[3:4])
+        message = str(error.value)
+        assert "session" in message and "closed" in message and "\n" not in message
         with gpt.session() as fresh:  # the engine itself goes on
             assert np.abs(fresh.forward(IDS, all_logits=True) - numpy_logits(tiny_dir)).max() <= TOLERANCE
 

@@ -1,5 +1,7 @@
 """Every engine against transformers' GPT2LMHeadModel: logits at all positions, greedy text,
-the KV cache, and the same sampled text for the same seed on every engine."""
+the KV cache, next-token probabilities at temperatures other than 1, sampling (temperature
+and top-p) from transformers' own warped distribution, and the same sampled text for the
+same seed on every engine."""
 
 from __future__ import annotations
 
@@ -8,8 +10,10 @@ import pytest
 import torch
 
 import sqlgpt
+from sqlgpt.sampling import SamplingParams, filtered_probabilities
 
 from .conftest import NO_SHARED
+from .test_sampling import transformers_distribution
 
 TOLERANCE = 1e-4  # max |logit difference| allowed against transformers
 
@@ -87,6 +91,48 @@ def test_greedy_generation_matches_transformers(tiny, tiny_dir, hf_model):
     ours = tiny.generate_ids(prompt, max_new_tokens=n, temperature=0)
     theirs = hf_greedy(hf_model(tiny_dir), prompt, n)
     assert ours == theirs and len(ours) > 5
+
+
+@pytest.mark.parametrize("temperature", [0.5, 2.0])
+def test_next_token_probs_at_a_temperature_match_transformers(tiny, tiny_dir, hf_model, temperature):
+    """next_token_probs(prompt, k, temperature=T) is the top k of softmax(transformers' logits / T)."""
+    prompt, k = "the cat sat on", 8
+    ids = tiny.encode_prompt(prompt)
+    logits = torch.from_numpy(hf_logits(hf_model(tiny_dir), ids)[-1]).double()
+    probs = torch.softmax(logits / temperature, -1).numpy()  # [V]
+    top = np.argsort(-probs, kind="stable")[:k]
+    ours = tiny.next_token_probs(prompt, k=k, temperature=temperature)
+    assert [piece for piece, _ in ours] == [tiny.tokenizer.decode([int(i)]) for i in top]
+    assert np.abs(np.array([p for _, p in ours]) - probs[top]).max() <= 1e-5
+    assert np.abs(probs[top] - torch.softmax(logits, -1).numpy()[top]).max() > 1e-3  # T really changes them
+
+
+# (temperature, top_p) pairs: sharpened and cut, flattened and cut.
+WARPS = [(0.7, 0.9), (1.5, 0.8)]
+SAMPLED_TOKENS = {"spark": 4}  # each a step of Spark's seconds-long queries
+
+
+@pytest.mark.parametrize("temperature,top_p", WARPS)
+def test_sampling_draws_from_transformers_warped_distribution(tiny, tiny_dir, hf_model, temperature, top_p):
+    """Sampling through the API with temperature and top_p: at every step, the distribution
+    the engine's logits give is the one transformers' TemperatureLogitsWarper and
+    TopPLogitsWarper make of its own logits, and the token drawn is the one that
+    distribution gives for the step's uniform draw (one per token, from the seed's stream)."""
+    prompt = tiny.tokenizer.encode("the cat sat on")
+    n, seed = SAMPLED_TOKENS.get(tiny.engine.name, 12), 3
+    drawn = tiny.generate_ids(prompt, max_new_tokens=n, temperature=temperature, top_p=top_p, seed=seed)
+    assert len(drawn) == n  # the tiny model's <|endoftext|> did not cut the check short
+    seen = prompt + drawn[:-1]  # what the model had read before each drawn token
+    ours = tiny.logits(seen)[len(prompt) - 1:]  # [n, V]: the logits each token was drawn from
+    theirs = hf_logits(hf_model(tiny_dir), seen)[len(prompt) - 1:]
+    uniforms = np.random.default_rng(seed).random(n)
+    params = SamplingParams(temperature, top_p=top_p)
+    for step, token in enumerate(drawn):
+        reference = transformers_distribution(theirs[step], temperature, top_p=top_p)  # [V]
+        assert 1 < (reference > 0).sum() < len(reference)  # top_p cut some tokens, not all but one
+        assert np.abs(filtered_probabilities(ours[step], params) - reference).max() <= 1e-5, step
+        cumulative = np.cumsum(reference)  # inverse transform: the token whose bucket holds the draw
+        assert token == int(np.searchsorted(cumulative, uniforms[step] * cumulative[-1], side="right")), step
 
 
 def test_same_seed_same_text_on_every_engine(tiny_dir, request):

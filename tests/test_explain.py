@@ -10,7 +10,7 @@
     neighbours     cosine similarity over the embedding matrix, the token itself excluded
     keep           SQL engines leave queryable tables in sqlgpt_inspect; NumPy refuses
 
-for the NumPy and DuckDB engines (and PostgreSQL where pgserver is installed), all on the
+for the NumPy and DuckDB engines, and against NumPy's on PostgreSQL and Spark, all on the
 tiny random-weight checkpoint.
 """
 
@@ -31,7 +31,8 @@ TOLERANCE = 1e-4
 
 def explain(directory: Path, engine: str, **options) -> Explanation:
     if engine != "numpy":
-        options.setdefault("database", ":memory:")
+        if "session" not in options:  # Spark's is the shared SparkSession
+            options.setdefault("database", ":memory:")
         options["progress"] = False
     with sqlgpt.load(directory, engine=engine, **options) as gpt:
         return gpt.explain(PROMPT, top_k=5)
@@ -174,4 +175,9 @@ def test_numpy_has_nothing_to_keep_and_top_k_is_checked(tiny_dir):
 
 def test_postgres_explains_in_sql(tiny_dir, pg_dsn):
     ours = explain(tiny_dir, "postgres", database=pg_dsn)
+    assert_same(ours, explain(tiny_dir, "numpy"))
+
+
+def test_spark_explains_in_sql(tiny_dir, spark_session):
+    ours = explain(tiny_dir, "spark", session=spark_session)
     assert_same(ours, explain(tiny_dir, "numpy"))

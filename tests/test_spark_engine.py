@@ -192,6 +192,35 @@ def test_no_java_is_one_line(tiny_dir, tmp_path):
         "the spark engine needs a Java 17+ runtime: install one (e.g. openjdk-17-jre) or set JAVA_HOME"]
 
 
+EXPLAIN_THEN_FAIL = """
+    import sys
+    import sqlgpt
+    from sqlgpt.cli import main
+
+    code = main(["explain", "the cat", "--model", sys.argv[1], "--engine", "spark", "-d", "local[1]", "-k", "3"])
+    with sqlgpt.load(sys.argv[1], engine="spark", database="local[1]", progress=False) as gpt:
+        try:  # a query Spark refuses: its JVM logs it; sqlgpt's caller sees only the exception
+            gpt.engine.conn.execute("SELECT no_such_function(1)")
+        except Exception as e:
+            print("refused:", str(e).splitlines()[0])
+    sys.exit(code)
+"""
+
+
+def test_explain_runs_and_the_jvm_keeps_its_console_to_its_log(tiny_dir, tmp_path):
+    """`sqlgpt explain` on a Spark application that sqlgpt starts: the report is printed, and
+    nothing of Spark's reaches stderr: not the JVM's start-up notices (they go to spark.log
+    in sqlgpt's cache directory), nor PySpark's JSON record of a failed query."""
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(EXPLAIN_THEN_FAIL), str(tiny_dir)], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "next token" in done.stdout and "temperature 2.0" in done.stdout
+    assert "refused:" in done.stdout and "no_such_function" in done.stdout
+    assert done.stderr == ""
+    assert (tmp_path / "sqlgpt" / "spark" / "spark.log").read_text().strip()  # the JVM's notices, kept
+
+
 def test_a_thousand_rows_scored_in_one_batch_agree_with_score(gpt, spark_session, tiny_dir):
     from .test_batch import texts
 

@@ -7,10 +7,12 @@ training model and sqlgpt's numpy engine compute the same logits. Runs are tiny 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import random
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,10 +25,11 @@ from safetensors.torch import load_file
 from transformers import GPT2LMHeadModel
 
 import sqlgpt
+from sqlgpt import Tokenizer
 from sqlgpt.cli import main
 from sqlgpt.train.model import STATE_FILE, TrainingOptions, TrainingRun, learning_rate, split_text
 
-from .conftest import write_byte_bpe
+from .conftest import make_checkpoint, write_byte_bpe
 
 TINY = dict(layers=2, heads=2, embd=32, context=16, batch=4, steps=6, eval_every=3, eval_batches=2, threads=1)
 TINY_ARGS = [arg for name, value in TINY.items() for arg in (f"--{name.replace('_', '-')}", str(value))]
@@ -179,14 +182,39 @@ def test_training_record(capsys, tmp_path, text_file, text, tokenizer_dir):
 
 
 def test_force_replaces_only_the_runs_files(capsys, tmp_path, text_file, tokenizer_dir):
+    """--force over an older run's files: the model, config, state and record are this run's
+    (the very model the same run writes into an empty directory, which transformers loads and
+    agrees with), and a file that is not the run's is kept."""
     out = tmp_path / "model"
+    # A stale run of the same shape, so that a model left in place would still load.
+    stale = make_checkpoint(tmp_path / "stale", seed=5, n_layer=TINY["layers"], n_head=TINY["heads"],
+                            n_embd=TINY["embd"], n_positions=TINY["context"])
     out.mkdir()
+    for name in ("model.safetensors", "config.json"):
+        shutil.copy(stale / name, out / name)
     (out / "notes.txt").write_text("keep me")
-    (out / "model.safetensors").write_text("stale")
-    code, _, err = run_cli(capsys, "train", text_file, "--out", out, "--tokenizer", tokenizer_dir, *TINY_ARGS, "--force")
+    (out / "training.json").write_text('{"status": "stale"}')
+    (out / STATE_FILE).write_bytes(b"stale")
+    argv = ["train", str(text_file), "--out", str(out), "--tokenizer", str(tokenizer_dir), *TINY_ARGS, "--force"]
+    code, _, err = run_cli(capsys, *argv)
     assert code == 0, err
     assert (out / "notes.txt").read_text() == "keep me"
-    sqlgpt.load(out, engine="numpy")
+
+    fresh = TrainingRun.create(text_file, tmp_path / "fresh", TrainingOptions(**TINY), tokenizer_dir=tokenizer_dir)
+    fresh.train(progress=False)
+    ours, theirs = load_file(out / "model.safetensors"), load_file(tmp_path / "fresh" / "model.safetensors")
+    assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+    ids = Tokenizer.from_directory(tokenizer_dir).encode("The red cat sat on a big mat.")[:TINY["context"]]
+    with torch.no_grad():
+        logits = GPT2LMHeadModel.from_pretrained(out).eval()(torch.tensor([ids])).logits[0].numpy()  # [T, V]
+        old = GPT2LMHeadModel.from_pretrained(stale).eval()(torch.tensor([ids])).logits[0].numpy()
+    assert np.abs(sqlgpt.load(out, engine="numpy").logits(ids) - logits).max() < 1e-4
+    assert np.abs(logits - old).max() > 0.1  # the stale model would have been told apart
+
+    record = json.loads((out / "training.json").read_text())
+    assert record["commands"] == [shlex.join(["sqlgpt", *argv])] and record["status"] == "finished"
+    assert record["data"]["sha256"] == hashlib.sha256(text_file.read_bytes()).hexdigest()
+    assert torch.load(out / STATE_FILE, weights_only=True)["step"] == TINY["steps"]
 
 
 @pytest.mark.parametrize("case,extra,message", [
@@ -262,6 +290,84 @@ def test_learning_rate_warms_up_then_decays_to_min_lr():
     assert learning_rate(110, options) == pytest.approx(1e-4)  # the last step
     rates = [learning_rate(step, options) for step in range(111)]
     assert all(a > b for a, b in zip(rates[10:], rates[11:]))  # steps 9 and 10 both sit at the peak
+
+
+def torch_schedule(steps: int, warmup: int, lr: float, min_lr: float) -> list[float]:
+    """The learning rate of each step by PyTorch's own schedulers: LinearLR from lr / warmup
+    up to lr over the warm-up steps, then CosineAnnealingLR from lr to min_lr at the last step."""
+    from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR
+
+    rates = []
+    for schedule, n in ((lambda o: LinearLR(o, 1 / warmup, 1.0, total_iters=warmup - 1), warmup),
+                        (lambda o: CosineAnnealingLR(o, T_max=steps - 1 - warmup, eta_min=min_lr), steps - warmup)):
+        optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
+        scheduler = schedule(optimizer)
+        for _ in range(n):
+            rates.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            scheduler.step()
+    return rates
+
+
+def test_the_run_follows_the_warmup_and_cosine_schedule(capsys, tmp_path, text_file, tokenizer_dir):
+    """--warmup, --lr and --min-lr: the rate the optimizer really stepped with, at every step
+    and in both parameter groups, is PyTorch's linear warm-up then cosine decay to --min-lr."""
+    steps, warmup, lr, min_lr = 10, 3, 0.01, 0.002
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+    used: list[list[float]] = []
+    hook = register_optimizer_step_pre_hook(
+        lambda optimizer, args, kwargs: used.append([group["lr"] for group in optimizer.param_groups]))
+    try:
+        code, _, err = run_cli(capsys, "train", text_file, "--out", tmp_path / "model", "--tokenizer", tokenizer_dir,
+                               *TINY_ARGS, "--steps", steps, "--warmup", warmup, "--lr", lr, "--min-lr", min_lr)
+    finally:
+        hook.remove()
+    assert code == 0, err
+    expected = torch_schedule(steps, warmup, lr, min_lr)
+    assert expected[0] == pytest.approx(lr / warmup) and expected[warmup - 1] == pytest.approx(lr)
+    assert expected[-1] == pytest.approx(min_lr)
+    assert len(used) == steps and all(len(set(rates)) == 1 for rates in used)  # one rate for both groups
+    assert [rates[0] for rates in used] == pytest.approx(expected, rel=1e-9)
+
+
+def test_save_every_checkpoints_and_resuming_one_continues_exactly(capsys, monkeypatch, tmp_path, text_file,
+                                                                   tokenizer_dir):
+    """--steps 6 --save-every 2 saves a resumable checkpoint after steps 2 and 4 (seen on disk
+    as the run goes) and at the end; --resume from either mid checkpoint ends with the very
+    losses and weights of the run that never stopped."""
+    out = tmp_path / "model"
+    on_disk: dict[int, int | None] = {}
+    train = TrainingRun.train
+
+    def watch(step: int, loss: float) -> None:
+        """After each step: the step of the saved state, and a copy of the directory."""
+        state = out / STATE_FILE
+        on_disk[step] = torch.load(state, weights_only=True)["step"] if state.exists() else None
+        if state.exists():
+            assert hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest() == \
+                torch.load(state, weights_only=True)["model_sha256"]  # the model saved with that state
+        shutil.copytree(out, tmp_path / f"after-{step}")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(TrainingRun, "train", lambda self, **kwargs: train(self, on_step=watch))
+        code, _, err = run_cli(capsys, "train", text_file, "--out", out, "--tokenizer", tokenizer_dir, *TINY_ARGS,
+                               "--steps", 6, "--save-every", 2)
+    assert code == 0, err
+    assert on_disk == {1: None, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4}  # step 6's save comes after its step's callback
+    final = torch.load(out / STATE_FILE, weights_only=True)
+    assert final["step"] == 6 and len(set(final["losses"])) == 6
+    weights = load_file(out / "model.safetensors")
+
+    for step in (2, 4):
+        directory = tmp_path / f"after-{step}"
+        assert json.loads((directory / "training.json").read_text())["status"] == "training"
+        code, _, err = run_cli(capsys, "train", text_file, "--out", directory, "--resume")
+        assert code == 0, err
+        resumed = torch.load(directory / STATE_FILE, weights_only=True)
+        assert resumed["step"] == 6 and resumed["losses"] == final["losses"], step  # exactly, dropout included
+        again = load_file(directory / "model.safetensors")
+        assert again.keys() == weights.keys() and all(torch.equal(again[k], weights[k]) for k in weights), step
 
 
 def test_score_split_val_scores_exactly_the_last_tenth(capsys, tmp_path, tiny_dir, hf_model):

@@ -534,7 +534,11 @@ def cmd_train(args: argparse.Namespace) -> None:
           f"({record['tokens_per_s']:,.0f} tokens/s)")
     print(f"validation  {val['nats_per_token']:.4f} nats/token, {val['nats_per_char']:.4f} nats/character")
     print(f"model       {args.out} (details in {Path(args.out) / 'training.json'})")
-    print(f"try         {shlex.join(['sqlgpt', 'generate', 'Once upon a time', '--model', args.out])}")
+    # A hint that runs as printed: no more new tokens than the model's context window holds.
+    trained = open_checkpoint(args.out)
+    prompt = "Once upon a time"
+    new_tokens = max(1, min(50, trained.config.block_size - len(trained.tokenizer.encode(prompt))))
+    print(f"try         {shlex.join(['sqlgpt', 'generate', prompt, '-n', str(new_tokens), '--model', args.out])}")
 
 
 COMMANDS = {"next": cmd_next, "generate": cmd_generate, "tokenize": cmd_tokenize, "score": cmd_score, "sql": cmd_sql, "choose": cmd_choose, "explain": cmd_explain,

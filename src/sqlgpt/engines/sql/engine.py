@@ -330,7 +330,7 @@ class SqlEngine(Engine):
         if self._db.conn is None:
             raise SqlgptError("this model has been closed")
         if self.dialect.layout != "vector":  # its queries are written with the vector primitives
-            raise SqlgptError(f"explain is not available on the {self.name} engine yet; use duckdb, postgres or numpy")
+            raise SqlgptError(f"explain is not available on the {self.name} engine yet; use duckdb, postgres, spark or numpy")
         if keep:
             self._db.make_writable()  # keeping writes tables into the database
         try:

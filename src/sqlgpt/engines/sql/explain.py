@@ -64,7 +64,7 @@ def statements(config: GPTConfig, d: Dialect, schema: str, top_k: int, vocab_siz
                    f"FROM {w}.wte e, {d.fence(normed)} n WHERE e.j < {V}")
 
     # The model's own output: the last position of `final`, which the step normed.
-    temps = " UNION ALL ".join(f"SELECT CAST({float(t)!r} AS float8) AS temperature" for t in temperatures)
+    temps = " UNION ALL ".join(f"SELECT CAST({float(t)!r} AS {d.result_type('double')}) AS temperature" for t in temperatures)
     next_logits = (f"SELECT t.temperature, e.j, {d.dot('e.w', 'f.xn')} / t.temperature AS score "
                    f"FROM {w}.wte e, final f, ({temps}) t WHERE f.pos = (SELECT max(pos) FROM final) AND e.j < {V}")
 

@@ -18,6 +18,11 @@ import numpy as np
 from ....errors import SqlgptError, first_line
 from .base import Dialect
 
+# The storage format of the files sqlgpt creates: DuckDB 1.0's, which every DuckDB since 1.0
+# reads, the newest `duckdb` shell on PyPI (duckdb-cli 1.5) included; a file in DuckDB 2's
+# own format is unreadable to it. Files that exist keep the format they have.
+STORAGE_VERSION = "v1.0.0"
+
 
 class DuckDBDialect(Dialect):
     name = "duckdb"
@@ -128,7 +133,8 @@ class DuckDBDialect(Dialect):
             # One thread: DuckDB splits a scan by row groups of 122,880 rows, and no weight
             # table has that many, so more threads only add scheduling (measured ~10% slower).
             # Concurrent sessions still run side by side, each on its caller's thread.
-            return duckdb.connect(database, read_only=read_only, config={"threads": 1})
+            config = {"threads": 1, "storage_compatibility_version": STORAGE_VERSION}
+            return duckdb.connect(database, read_only=read_only, config=config)
         except duckdb.Error as e:
             if isinstance(e, duckdb.IOException) and "lock" in str(e).lower():
                 why = (f"database {database} is busy: another process has it open (DuckDB allows one writer or "

@@ -14,6 +14,7 @@ cache — are its own. `%` never appears in generated SQL (psycopg reads it as a
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -239,7 +240,12 @@ def default_server() -> str:
     import platformdirs
 
     try:
-        import pgserver
+        with warnings.catch_warnings():
+            # pgserver asks platformdirs for a runtime directory at import; where
+            # XDG_RUNTIME_DIR is unset (root, containers) that warns in two lines and
+            # falls back to a private directory under /tmp, which serves.
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR", category=UserWarning)
+            import pgserver
     except ImportError:
         raise SqlgptError("no --database DSN given and pgserver is not installed: pip install pgserver, "
                           "or pass a PostgreSQL connection string") from None

@@ -23,18 +23,25 @@ What differs from the other databases, and how this dialect copes:
 * Each sqlgpt session is a `SparkSession.newSession()` whose current database is a
   private `sqlgpt_session_<random>` holding its KV cache, dropped when it closes.
 
+sqlgpt reports every failure itself, in one line, so Spark's own reports stay off the
+terminal: a Spark application sqlgpt starts writes its JVM's console output (start-up
+notices, log records) to `spark.log` in sqlgpt's cache directory, and PySpark's loggers of
+failed queries are turned down to CRITICAL.
+
 User text never reaches SQL text: token ids and catalogue values are bound parameters
 (`:name` or `?` markers of `spark.sql(..., args=...)`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
+import sys
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +52,8 @@ from .base import Dialect
 
 DEFAULT_MASTER = "local[*]"
 SESSION_DATABASE_PREFIX = "sqlgpt_session_"
-# Keeps Spark's console quiet: sqlgpt raises every error itself, in one line, and Spark
-# would otherwise log each failed query again as a long JSON record.
+# Keeps Spark's log short: sqlgpt raises every error itself, in one line, and Spark would
+# otherwise log each failed query again as a long JSON record.
 LOG4J2_PROPERTIES = """\
 rootLogger.level = error
 rootLogger.appenderRef.stderr.ref = console
@@ -243,6 +250,7 @@ class SparkDialect(Dialect):
 
     def open(self, database: Any, writable: bool) -> SparkConnection:
         """`database` is a master URL, or a SparkSession to use as it is."""
+        _quiet_query_loggers()
         if isinstance(database, str):
             return SparkConnection(*_acquire(database))
         return SparkConnection(database, owned=False)
@@ -386,7 +394,7 @@ def _acquire(master: str) -> tuple[Any, bool]:
             owned = _users > 0  # started by an engine of ours that is still open
             _users += owned
             return SparkSession.builder.getOrCreate(), owned
-        spark = local_session(master) if master.startswith("local") else _start(master, {})
+        spark = local_session(master) if master.startswith("local") else _start(master, _spark_directory(), {})
         _users += 1
         return spark, True
 
@@ -402,13 +410,9 @@ def _release(spark: Any) -> None:
 def local_session(master: str = DEFAULT_MASTER, directory: str | os.PathLike[str] | None = None) -> Any:
     """A SparkSession on a local master whose managed tables persist: warehouse and Derby
     metastore in `directory` (default: the user's cache directory, `sqlgpt/spark`)."""
-    if directory is None:
-        import platformdirs
-
-        directory = Path(platformdirs.user_cache_dir("sqlgpt")) / "spark"
-    directory = Path(directory).resolve()
+    directory = _spark_directory() if directory is None else Path(directory).resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    return _start(master, {
+    return _start(master, directory, {
         "spark.sql.warehouse.dir": str(directory / "warehouse"),
         "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={directory / 'metastore_db'};create=true",
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={directory} -Dlog4j2.configurationFile={_log_config(directory)}",
@@ -417,8 +421,17 @@ def local_session(master: str = DEFAULT_MASTER, directory: str | os.PathLike[str
     })
 
 
-def _start(master: str, settings: dict[str, str]) -> Any:
-    """Start a Spark application on `master`; one-line errors for what commonly goes wrong."""
+def _spark_directory() -> Path:
+    """sqlgpt's Spark files in the user's cache directory: a local warehouse, its
+    metastore, the log configuration and the JVM's log."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("sqlgpt")).resolve() / "spark"
+
+
+def _start(master: str, directory: Path, settings: dict[str, str]) -> Any:
+    """Start a Spark application on `master`, its JVM's console output going to
+    `directory`/spark.log; one-line errors for what commonly goes wrong."""
     from pyspark.sql import SparkSession
 
     if not java_found():
@@ -431,12 +444,43 @@ def _start(master: str, settings: dict[str, str]) -> Any:
     builder = (builder.config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.execution.arrow.pyspark.enabled", "true").enableHiveSupport())
     try:
-        spark = builder.getOrCreate()
+        with _stderr_into(directory / "spark.log"):  # the JVM, started now, keeps this stderr
+            spark = builder.getOrCreate()
     except Exception as e:  # noqa: BLE001 - PySpark reports start-up failures in several ways
         raise SqlgptError(f"could not start Spark on {master}: {first_line(e)} (the spark engine needs a Java 17+ "
-                          "runtime)") from None
+                          f"runtime; its log: {directory / 'spark.log'})") from None
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def _quiet_query_loggers() -> None:
+    """PySpark logs every failed query to stderr itself, as a JSON record of many lines, before
+    raising it; sqlgpt raises each failure as one line of its own, so those loggers (this
+    process's) stay quiet."""
+    import logging
+
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).setLevel(logging.CRITICAL)  # they log at ERROR
+
+
+@contextlib.contextmanager
+def _stderr_into(path: Path) -> Iterator[None]:
+    """Point this process's file descriptor 2 at `path` (appending) for the duration, so that
+    a child started meanwhile, such as Spark's JVM, writes its console output there for good;
+    Python's own stderr is back as before afterwards."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.dup2(log, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(log)
 
 
 def java_found() -> bool:
