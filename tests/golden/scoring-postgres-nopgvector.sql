@@ -1,0 +1,56 @@
+-- sqlgpt: tiny (0.0M parameters) on postgres; weights in schema m_<schema>
+-- $1 is the step's first new position; the token ids arrive as bound parameters.
+
+-- ===== the logits of every new position =====
+
+-- logits: the final hidden state · every token's embedding
+SELECT f.pos, e.j, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(e.w, f.xn) AS u(a, b)) AS logit FROM m_<schema>.wte e, final f WHERE f.pos >= %(p1)s;
+
+-- ===== the loss =====
+
+-- the loss: how surprised the model is by each next token, summed
+WITH
+  l AS MATERIALIZED (SELECT f.pos, e.j, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(e.w, f.xn) AS u(a, b)) AS logit FROM m_<schema>.wte e, final f WHERE f.pos >= %(p1)s),
+  peak AS MATERIALIZED (SELECT pos, max(logit) AS top FROM l GROUP BY pos),
+  lse AS MATERIALIZED (SELECT l.pos, ln(sum(exp(l.logit - p.top))) + p.top AS z FROM l JOIN peak p ON p.pos = l.pos
+             GROUP BY l.pos, p.top)
+SELECT sum(s.z - l.logit) AS nll FROM lse s JOIN tokens t ON t.pos = s.pos + 1
+  JOIN l ON l.pos = s.pos AND l.j = t.token;
+
+-- ===== the top tokens =====
+
+-- the 5 most likely next tokens
+WITH
+  l AS MATERIALIZED (SELECT j, logit FROM (SELECT f.pos, e.j, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(e.w, f.xn) AS u(a, b)) AS logit FROM m_<schema>.wte e, final f WHERE f.pos = %(p1)s) a WHERE j < 265),
+  peak AS MATERIALIZED (SELECT max(logit) AS top, sum(exp(logit - (SELECT max(logit) FROM l))) AS z FROM l)
+SELECT l.j, exp(l.logit - p.top) / p.z AS p FROM l, peak p ORDER BY p DESC, l.j LIMIT 5;
+
+-- ===== a new sequence on the same session =====
+
+-- empty tokens
+DELETE FROM tokens;
+
+-- empty x0
+DELETE FROM x0;
+
+-- empty x1
+DELETE FROM x1;
+
+-- empty x2
+DELETE FROM x2;
+
+-- empty final
+DELETE FROM final;
+
+-- empty cache0
+DELETE FROM cache0;
+
+-- empty cache1
+DELETE FROM cache1;
+
+-- empty vt0
+UPDATE vt0 SET vals = CAST(ARRAY[] AS real[]);
+
+-- empty vt1
+UPDATE vt1 SET vals = CAST(ARRAY[] AS real[]);
+

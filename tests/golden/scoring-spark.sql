@@ -1,0 +1,50 @@
+-- sqlgpt: tiny (0.0M parameters) on spark; weights in schema m_<schema>
+-- $1 is the step's first new position; the token ids arrive as bound parameters.
+
+-- ===== the logits of every new position =====
+
+-- logits: the final hidden state · every token's embedding
+SELECT f.pos, e.j, aggregate(zip_with(e.w, f.xn, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) AS logit FROM m_<schema>.wte e, final f WHERE f.pos >= :p1;
+
+-- ===== the loss =====
+
+-- the loss: how surprised the model is by each next token, summed
+WITH
+  l AS (SELECT f.pos, e.j, aggregate(zip_with(e.w, f.xn, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) AS logit FROM m_<schema>.wte e, final f WHERE f.pos >= :p1),
+  peak AS (SELECT pos, max(logit) AS top FROM l GROUP BY pos),
+  lse AS (SELECT l.pos, ln(sum(exp(l.logit - p.top))) + p.top AS z FROM l JOIN peak p ON p.pos = l.pos
+             GROUP BY l.pos, p.top)
+SELECT sum(s.z - l.logit) AS nll FROM lse s JOIN tokens t ON t.pos = s.pos + 1
+  JOIN l ON l.pos = s.pos AND l.j = t.token;
+
+-- ===== the top tokens =====
+
+-- the 5 most likely next tokens
+WITH
+  l AS (SELECT j, logit FROM (SELECT f.pos, e.j, aggregate(zip_with(e.w, f.xn, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) AS logit FROM m_<schema>.wte e, final f WHERE f.pos = :p1) a WHERE j < 265),
+  peak AS (SELECT max(logit) AS top, sum(exp(logit - (SELECT max(logit) FROM l))) AS z FROM l)
+SELECT l.j, exp(l.logit - p.top) / p.z AS p FROM l, peak p ORDER BY p DESC, l.j LIMIT 5;
+
+-- ===== a new sequence on the same session =====
+
+-- empty tokens
+TRUNCATE TABLE tokens;
+
+-- empty x0
+TRUNCATE TABLE x0;
+
+-- empty x1
+TRUNCATE TABLE x1;
+
+-- empty x2
+TRUNCATE TABLE x2;
+
+-- empty final
+TRUNCATE TABLE final;
+
+-- empty cache0
+TRUNCATE TABLE cache0;
+
+-- empty cache1
+TRUNCATE TABLE cache1;
+

@@ -1,0 +1,149 @@
+-- sqlgpt: tiny (0.0M parameters) on postgres; weights in schema m_<schema>
+-- $1 is the step's first new position; the token ids arrive as bound parameters.
+
+-- ===== batched session tables (once per batch session) =====
+
+-- the tokens so far
+CREATE TEMP TABLE tokens (seq INTEGER, pos INTEGER, token INTEGER, scored INTEGER);
+
+-- the residual stream entering layer 0
+CREATE TEMP TABLE x0 (seq INTEGER, pos INTEGER, x real[]); ALTER TABLE x0 ALTER COLUMN x SET STORAGE PLAIN;
+
+-- the residual stream entering layer 1
+CREATE TEMP TABLE x1 (seq INTEGER, pos INTEGER, x real[]); ALTER TABLE x1 ALTER COLUMN x SET STORAGE PLAIN;
+
+-- the residual stream after the last layer
+CREATE TEMP TABLE x2 (seq INTEGER, pos INTEGER, x real[]); ALTER TABLE x2 ALTER COLUMN x SET STORAGE PLAIN;
+
+-- the final layer norm's output
+CREATE TEMP TABLE final (seq INTEGER, pos INTEGER, xn real[]); ALTER TABLE final ALTER COLUMN xn SET STORAGE PLAIN;
+
+-- layer 0 queries (kind 0), keys (1) and values (2): a row per head and position
+CREATE TEMP TABLE cache0 (kind INTEGER, hd INTEGER, seq INTEGER, pos INTEGER, vec real[]); ALTER TABLE cache0 ALTER COLUMN vec SET STORAGE PLAIN;
+
+-- layer 0 values, transposed: one row per channel, a vector over positions
+CREATE TEMP VIEW vt0 AS SELECT k.seq, r.c, CAST(array_agg(CAST(CAST((CAST(k.vec AS real[]))[mod(r.c, 8) + 1] AS real) AS real) ORDER BY k.pos) AS real[]) AS vals FROM generate_series(0, 31) AS r(c) JOIN cache0 k ON k.hd = (r.c) / 8 WHERE k.kind = 2 GROUP BY k.seq, r.c;
+
+-- layer 1 queries (kind 0), keys (1) and values (2): a row per head and position
+CREATE TEMP TABLE cache1 (kind INTEGER, hd INTEGER, seq INTEGER, pos INTEGER, vec real[]); ALTER TABLE cache1 ALTER COLUMN vec SET STORAGE PLAIN;
+
+-- layer 1 values, transposed: one row per channel, a vector over positions
+CREATE TEMP VIEW vt1 AS SELECT k.seq, r.c, CAST(array_agg(CAST(CAST((CAST(k.vec AS real[]))[mod(r.c, 8) + 1] AS real) AS real) ORDER BY k.pos) AS real[]) AS vals FROM generate_series(0, 31) AS r(c) JOIN cache1 k ON k.hd = (r.c) / 8 WHERE k.kind = 2 GROUP BY k.seq, r.c;
+
+-- ===== each batch: empty the tables =====
+
+-- empty tokens
+DELETE FROM tokens;
+
+-- empty x0
+DELETE FROM x0;
+
+-- empty x1
+DELETE FROM x1;
+
+-- empty x2
+DELETE FROM x2;
+
+-- empty final
+DELETE FROM final;
+
+-- empty cache0
+DELETE FROM cache0;
+
+-- empty cache1
+DELETE FROM cache1;
+
+-- ===== each batch: the forward pass =====
+
+-- token embedding + position embedding: the residual stream x0
+INSERT INTO x0 SELECT t.seq, t.pos, (SELECT CAST(array_agg(CAST(u.a0 + u.a1 AS real) ORDER BY u.i) AS real[]) FROM unnest(CAST(e.w AS real[]), CAST(p.w AS real[])) WITH ORDINALITY AS u(a0, a1, i)) FROM tokens t JOIN m_<schema>.wte e ON e.j = t.token JOIN m_<schema>.wpe p ON p.j = t.pos WHERE t.pos >= %(p1)s;
+
+-- layer 0: layer norm 1 and the QKV projection; cache each head's query, key and value
+INSERT INTO cache0
+SELECT (slot) / 4 AS kind, mod(slot, 4) AS hd, seq, pos, y AS vec FROM (
+  SELECT u.seq, u.pos, (u.j) / 8 AS slot, CAST(array_agg(CAST(CAST(u.pre AS real) AS real) ORDER BY u.j) AS real[]) AS y FROM (SELECT n.seq, n.pos, m.j, n.r * ((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(m.w, n.x) AS u(a, b)) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h0_qkv m, (SELECT seq, pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM x0 WHERE pos >= %(p1)s OFFSET 0) n OFFSET 0) u GROUP BY u.seq, u.pos, (u.j) / 8
+) y;
+
+-- layer 0: causal self-attention, projection + residual, then the MLP + residual
+INSERT INTO x1
+WITH
+  -- each new query against every cached key of its head; later keys are masked out
+  scores AS MATERIALIZED (SELECT q.seq, q.pos, q.hd, k.pos AS kpos, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(q.vec, k.vec) AS u(a, b)) * 0.35355339059327373 AS s, k.pos <= q.pos AS visible
+             FROM cache0 q JOIN cache0 k ON k.hd = q.hd AND k.kind = 1 AND k.seq = q.seq
+             WHERE q.kind = 0 AND q.pos >= %(p1)s),
+  peaks AS MATERIALIZED (SELECT s.*, r.m FROM scores s JOIN (SELECT seq, pos, hd, max(CASE WHEN visible THEN s END) AS m
+             FROM scores GROUP BY seq, pos, hd) r ON r.pos = s.pos AND r.seq = s.seq AND r.hd = s.hd),
+  -- softmax, stable: exp of (score - the row's maximum); masked keys weigh 0
+  weights AS MATERIALIZED (SELECT seq, pos, hd, CAST(array_agg(CAST(CAST(CASE WHEN visible THEN exp(s - m) ELSE 0 END AS real) AS real) ORDER BY kpos) AS real[]) AS e, sum(CASE WHEN visible THEN exp(s - m) ELSE 0 END) AS z FROM peaks GROUP BY seq, pos, hd),
+  -- each output channel: the softmax weights · that channel's values over positions
+  attn AS MATERIALIZED (SELECT p.seq, p.pos, CAST(array_agg(CAST(CAST((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(p.e, CAST(vt.vals AS real[])) AS u(a, b)) / p.z AS real) AS real) ORDER BY vt.c) AS real[]) AS y
+           FROM vt0 vt JOIN weights p ON p.hd = (vt.c) / 8 AND p.seq = vt.seq GROUP BY p.seq, p.pos),
+  -- output projection, plus the residual stream (each unit's dot product first, as in normed_matvec)
+  resid AS MATERIALIZED (SELECT a.seq, a.pos, CAST(array_agg(CAST(a.v + (x.x)[a.j + 1] AS real) ORDER BY a.j) AS real[]) AS x
+            FROM (SELECT a.seq, a.pos, m.j, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(m.w, a.y) AS u(a, b)) + m.b AS v FROM m_<schema>.h0_attn_proj m, attn a OFFSET 0) a
+            JOIN x0 x ON x.pos = a.pos AND x.seq = a.seq GROUP BY a.seq, a.pos),
+  -- layer norm 2 and the MLP's first layer, with GELU (tanh form, as GPT-2)
+  fc AS MATERIALIZED (SELECT u.seq, u.pos, CAST(array_agg(CAST(CAST(0.5 * u.pre * (1 + tanh(0.7978845608028654 * (u.pre + 0.044715 * u.pre * u.pre * u.pre))) AS real) AS real) ORDER BY u.j) AS real[]) AS y FROM (SELECT n.seq, n.pos, m.j, n.r * ((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(m.w, n.x) AS u(a, b)) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h0_fc m, (SELECT seq, pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM resid WHERE pos >= %(p1)s OFFSET 0) n OFFSET 0) u GROUP BY u.seq, u.pos)
+-- the MLP's projection, plus the residual stream: the next layer's input
+SELECT f.seq, f.pos, CAST(array_agg(CAST(f.v + (r.x)[f.j + 1] AS real) ORDER BY f.j) AS real[])
+FROM (SELECT f.seq, f.pos, m.j, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(m.w, f.y) AS u(a, b)) + m.b AS v FROM m_<schema>.h0_mlp_proj m, fc f OFFSET 0) f
+JOIN resid r ON r.pos = f.pos AND r.seq = f.seq GROUP BY f.seq, f.pos;
+
+-- layer 1: layer norm 1 and the QKV projection; cache each head's query, key and value
+INSERT INTO cache1
+SELECT (slot) / 4 AS kind, mod(slot, 4) AS hd, seq, pos, y AS vec FROM (
+  SELECT u.seq, u.pos, (u.j) / 8 AS slot, CAST(array_agg(CAST(CAST(u.pre AS real) AS real) ORDER BY u.j) AS real[]) AS y FROM (SELECT n.seq, n.pos, m.j, n.r * ((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(m.w, n.x) AS u(a, b)) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h1_qkv m, (SELECT seq, pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM x1 WHERE pos >= %(p1)s OFFSET 0) n OFFSET 0) u GROUP BY u.seq, u.pos, (u.j) / 8
+) y;
+
+-- layer 1: causal self-attention, projection + residual, then the MLP + residual
+INSERT INTO x2
+WITH
+  -- each new query against every cached key of its head; later keys are masked out
+  scores AS MATERIALIZED (SELECT q.seq, q.pos, q.hd, k.pos AS kpos, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(q.vec, k.vec) AS u(a, b)) * 0.35355339059327373 AS s, k.pos <= q.pos AS visible
+             FROM cache1 q JOIN cache1 k ON k.hd = q.hd AND k.kind = 1 AND k.seq = q.seq
+             WHERE q.kind = 0 AND q.pos >= %(p1)s),
+  peaks AS MATERIALIZED (SELECT s.*, r.m FROM scores s JOIN (SELECT seq, pos, hd, max(CASE WHEN visible THEN s END) AS m
+             FROM scores GROUP BY seq, pos, hd) r ON r.pos = s.pos AND r.seq = s.seq AND r.hd = s.hd),
+  -- softmax, stable: exp of (score - the row's maximum); masked keys weigh 0
+  weights AS MATERIALIZED (SELECT seq, pos, hd, CAST(array_agg(CAST(CAST(CASE WHEN visible THEN exp(s - m) ELSE 0 END AS real) AS real) ORDER BY kpos) AS real[]) AS e, sum(CASE WHEN visible THEN exp(s - m) ELSE 0 END) AS z FROM peaks GROUP BY seq, pos, hd),
+  -- each output channel: the softmax weights · that channel's values over positions
+  attn AS MATERIALIZED (SELECT p.seq, p.pos, CAST(array_agg(CAST(CAST((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(p.e, CAST(vt.vals AS real[])) AS u(a, b)) / p.z AS real) AS real) ORDER BY vt.c) AS real[]) AS y
+           FROM vt1 vt JOIN weights p ON p.hd = (vt.c) / 8 AND p.seq = vt.seq GROUP BY p.seq, p.pos),
+  -- output projection, plus the residual stream (each unit's dot product first, as in normed_matvec)
+  resid AS MATERIALIZED (SELECT a.seq, a.pos, CAST(array_agg(CAST(a.v + (x.x)[a.j + 1] AS real) ORDER BY a.j) AS real[]) AS x
+            FROM (SELECT a.seq, a.pos, m.j, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(m.w, a.y) AS u(a, b)) + m.b AS v FROM m_<schema>.h1_attn_proj m, attn a OFFSET 0) a
+            JOIN x1 x ON x.pos = a.pos AND x.seq = a.seq GROUP BY a.seq, a.pos),
+  -- layer norm 2 and the MLP's first layer, with GELU (tanh form, as GPT-2)
+  fc AS MATERIALIZED (SELECT u.seq, u.pos, CAST(array_agg(CAST(CAST(0.5 * u.pre * (1 + tanh(0.7978845608028654 * (u.pre + 0.044715 * u.pre * u.pre * u.pre))) AS real) AS real) ORDER BY u.j) AS real[]) AS y FROM (SELECT n.seq, n.pos, m.j, n.r * ((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(m.w, n.x) AS u(a, b)) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h1_fc m, (SELECT seq, pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM resid WHERE pos >= %(p1)s OFFSET 0) n OFFSET 0) u GROUP BY u.seq, u.pos)
+-- the MLP's projection, plus the residual stream: the next layer's input
+SELECT f.seq, f.pos, CAST(array_agg(CAST(f.v + (r.x)[f.j + 1] AS real) ORDER BY f.j) AS real[])
+FROM (SELECT f.seq, f.pos, m.j, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(m.w, f.y) AS u(a, b)) + m.b AS v FROM m_<schema>.h1_mlp_proj m, fc f OFFSET 0) f
+JOIN resid r ON r.pos = f.pos AND r.seq = f.seq GROUP BY f.seq, f.pos;
+
+-- final layer norm
+INSERT INTO final SELECT s.seq, s.pos, (SELECT CAST(array_agg(CAST(u.a0 * s.r * u.a1 + u.a2 AS real) ORDER BY u.i) AS real[]) FROM unnest(CAST(s.xc AS real[]), CAST(n.g AS real[]), CAST(n.b AS real[])) WITH ORDINALITY AS u(a0, a1, a2, i)) FROM (SELECT seq, pos, (SELECT CAST(array_agg(CAST(u.a0 - mu AS real) ORDER BY u.i) AS real[]) FROM unnest(CAST(x AS real[])) WITH ORDINALITY AS u(a0, i)) AS xc, r FROM (SELECT seq, pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM x2 WHERE pos >= %(p1)s OFFSET 0) n) s, m_<schema>.ln_f n;
+
+-- ===== each batch: the loss of every sequence =====
+
+-- the loss: how surprised the model is by each next token, summed
+WITH
+  l AS MATERIALIZED (SELECT f.seq, f.pos, e.j, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(e.w, f.xn) AS u(a, b)) AS logit FROM m_<schema>.wte e, final f JOIN tokens t ON t.pos = f.pos + 1 AND t.seq = f.seq WHERE t.scored = 1 AND f.pos >= %(p1)s),
+  peak AS MATERIALIZED (SELECT seq, pos, max(logit) AS top FROM l GROUP BY seq, pos),
+  lse AS MATERIALIZED (SELECT l.seq, l.pos, ln(sum(exp(l.logit - p.top))) + p.top AS z FROM l JOIN peak p ON p.pos = l.pos AND p.seq = l.seq
+             GROUP BY l.seq, l.pos, p.top)
+SELECT s.seq, sum(s.z - l.logit) AS nll FROM lse s JOIN tokens t ON t.pos = s.pos + 1 AND t.seq = s.seq
+  JOIN l ON l.pos = s.pos AND l.seq = s.seq AND l.j = t.token GROUP BY s.seq;
+
+-- ===== each batch: the top tokens after every sequence =====
+
+-- the 5 most likely next tokens after each sequence
+WITH
+  last AS MATERIALIZED (SELECT seq, max(pos) AS pos FROM tokens GROUP BY seq),
+  l AS MATERIALIZED (SELECT f.seq, e.j, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(e.w, f.xn) AS u(a, b)) AS logit FROM m_<schema>.wte e, final f
+           JOIN last t ON t.seq = f.seq AND t.pos = f.pos WHERE e.j < 265),
+  peak AS MATERIALIZED (SELECT seq, max(logit) AS top FROM l GROUP BY seq),
+  total AS MATERIALIZED (SELECT l.seq, sum(exp(l.logit - p.top)) AS z FROM l JOIN peak p ON p.seq = l.seq GROUP BY l.seq),
+  ranked AS MATERIALIZED (SELECT l.seq, l.j, exp(l.logit - p.top) / s.z AS p, row_number() OVER (PARTITION BY l.seq ORDER BY exp(l.logit - p.top) DESC, l.j) AS r
+                FROM l JOIN peak p ON p.seq = l.seq JOIN total s ON s.seq = l.seq)
+SELECT seq, r, j, p FROM ranked WHERE r <= 5 ORDER BY seq, r;
+

@@ -1,0 +1,112 @@
+-- sqlgpt: tiny (0.0M parameters) on spark; weights in schema m_<schema>
+-- $1 is the step's first new position; the token ids arrive as bound parameters.
+
+-- ===== session tables (once per generation) =====
+
+-- the tokens so far
+CREATE TABLE tokens (pos INT, token INT) USING parquet;
+
+-- the residual stream entering layer 0
+CREATE TABLE x0 (pos INT, x ARRAY<DOUBLE>) USING parquet;
+
+-- the residual stream entering layer 1
+CREATE TABLE x1 (pos INT, x ARRAY<DOUBLE>) USING parquet;
+
+-- the residual stream after the last layer
+CREATE TABLE x2 (pos INT, x ARRAY<DOUBLE>) USING parquet;
+
+-- the final layer norm's output
+CREATE TABLE final (pos INT, xn ARRAY<DOUBLE>) USING parquet;
+
+-- layer 0 queries (kind 0), keys (1) and values (2): a row per head and position
+CREATE TABLE cache0 (kind INT, hd INT, pos INT, vec ARRAY<DOUBLE>) USING parquet;
+
+-- layer 0 values, transposed: one row per channel, a vector over positions
+CREATE TEMPORARY VIEW vt0 AS SELECT r.c, transform(sort_array(collect_list(named_struct('k', k.pos, 'v', CAST(k.vec[r.c % 8] AS DOUBLE)))), e_ -> e_.v) AS vals FROM (SELECT CAST(id AS INT) AS c FROM range(32)) r JOIN cache0 k ON k.hd = CAST(r.c DIV 8 AS INT) WHERE k.kind = 2 GROUP BY r.c;
+
+-- layer 1 queries (kind 0), keys (1) and values (2): a row per head and position
+CREATE TABLE cache1 (kind INT, hd INT, pos INT, vec ARRAY<DOUBLE>) USING parquet;
+
+-- layer 1 values, transposed: one row per channel, a vector over positions
+CREATE TEMPORARY VIEW vt1 AS SELECT r.c, transform(sort_array(collect_list(named_struct('k', k.pos, 'v', CAST(k.vec[r.c % 8] AS DOUBLE)))), e_ -> e_.v) AS vals FROM (SELECT CAST(id AS INT) AS c FROM range(32)) r JOIN cache1 k ON k.hd = CAST(r.c DIV 8 AS INT) WHERE k.kind = 2 GROUP BY r.c;
+
+-- ===== each step: the new tokens =====
+
+-- the new tokens, from bound parameters
+INSERT INTO tokens SELECT CAST(:first AS INT) + CAST(i AS INT), CAST(t AS INT) FROM (SELECT posexplode(CAST(:ids AS ARRAY<INT>)) AS (i, t));
+
+-- ===== each step: the forward pass =====
+
+-- token embedding + position embedding: the residual stream x0
+INSERT INTO x0 SELECT t.pos, transform(e.w, (v_, i_) -> v_ + p.w[i_]) FROM tokens t JOIN m_<schema>.wte e ON e.j = t.token JOIN m_<schema>.wpe p ON p.j = t.pos WHERE t.pos >= :p1;
+
+-- layer 0: layer norm 1 and the QKV projection; cache each head's query, key and value
+INSERT INTO cache0
+SELECT CAST(slot DIV 4 AS INT) AS kind, slot % 4 AS hd, pos, y AS vec FROM (
+  SELECT u.pos, CAST(u.j DIV 8 AS INT) AS slot, transform(sort_array(collect_list(named_struct('k', u.j, 'v', CAST(u.pre AS DOUBLE)))), e_ -> e_.v) AS y FROM (SELECT n.pos, m.j, n.r * (aggregate(zip_with(m.w, n.x, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h0_qkv m, (SELECT pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM x0 WHERE pos >= :p1) n) u GROUP BY u.pos, CAST(u.j DIV 8 AS INT)
+) y;
+
+-- layer 0: causal self-attention, projection + residual, then the MLP + residual
+INSERT INTO x1
+WITH
+  -- each new query against every cached key of its head; later keys are masked out
+  scores AS (SELECT q.pos, q.hd, k.pos AS kpos, aggregate(zip_with(q.vec, k.vec, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) * 0.35355339059327373 AS s, k.pos <= q.pos AS visible
+             FROM cache0 q JOIN cache0 k ON k.hd = q.hd AND k.kind = 1
+             WHERE q.kind = 0 AND q.pos >= :p1),
+  peaks AS (SELECT s.*, r.m FROM scores s JOIN (SELECT pos, hd, max(CASE WHEN visible THEN s END) AS m
+             FROM scores GROUP BY pos, hd) r ON r.pos = s.pos AND r.hd = s.hd),
+  -- softmax, stable: exp of (score - the row's maximum); masked keys weigh 0
+  weights AS (SELECT pos, hd, transform(sort_array(collect_list(named_struct('k', kpos, 'v', CAST(CASE WHEN visible THEN exp(s - m) ELSE 0 END AS DOUBLE)))), e_ -> e_.v) AS e, sum(CASE WHEN visible THEN exp(s - m) ELSE 0 END) AS z FROM peaks GROUP BY pos, hd),
+  -- each output channel: the softmax weights · that channel's values over positions
+  attn AS (SELECT p.pos, transform(sort_array(collect_list(named_struct('k', vt.c, 'v', CAST(aggregate(zip_with(p.e, vt.vals, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) / p.z AS DOUBLE)))), e_ -> e_.v) AS y
+           FROM vt0 vt JOIN weights p ON p.hd = CAST(vt.c DIV 8 AS INT) GROUP BY p.pos),
+  -- output projection, plus the residual stream (each unit's dot product first, as in normed_matvec)
+  resid AS (SELECT a.pos, transform(sort_array(collect_list(named_struct('k', a.j, 'v', a.v + x.x[a.j]))), e_ -> e_.v) AS x
+            FROM (SELECT a.pos, m.j, aggregate(zip_with(m.w, a.y, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) + m.b AS v FROM m_<schema>.h0_attn_proj m, attn a) a
+            JOIN x0 x ON x.pos = a.pos GROUP BY a.pos),
+  -- layer norm 2 and the MLP's first layer, with GELU (tanh form, as GPT-2)
+  fc AS (SELECT u.pos, transform(sort_array(collect_list(named_struct('k', u.j, 'v', CAST(0.5 * u.pre * (1 + tanh(0.7978845608028654 * (u.pre + 0.044715 * u.pre * u.pre * u.pre))) AS DOUBLE)))), e_ -> e_.v) AS y FROM (SELECT n.pos, m.j, n.r * (aggregate(zip_with(m.w, n.x, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h0_fc m, (SELECT pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM resid WHERE pos >= :p1) n) u GROUP BY u.pos)
+-- the MLP's projection, plus the residual stream: the next layer's input
+SELECT f.pos, transform(sort_array(collect_list(named_struct('k', f.j, 'v', f.v + r.x[f.j]))), e_ -> e_.v)
+FROM (SELECT f.pos, m.j, aggregate(zip_with(m.w, f.y, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) + m.b AS v FROM m_<schema>.h0_mlp_proj m, fc f) f
+JOIN resid r ON r.pos = f.pos GROUP BY f.pos;
+
+-- layer 1: layer norm 1 and the QKV projection; cache each head's query, key and value
+INSERT INTO cache1
+SELECT CAST(slot DIV 4 AS INT) AS kind, slot % 4 AS hd, pos, y AS vec FROM (
+  SELECT u.pos, CAST(u.j DIV 8 AS INT) AS slot, transform(sort_array(collect_list(named_struct('k', u.j, 'v', CAST(u.pre AS DOUBLE)))), e_ -> e_.v) AS y FROM (SELECT n.pos, m.j, n.r * (aggregate(zip_with(m.w, n.x, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h1_qkv m, (SELECT pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM x1 WHERE pos >= :p1) n) u GROUP BY u.pos, CAST(u.j DIV 8 AS INT)
+) y;
+
+-- layer 1: causal self-attention, projection + residual, then the MLP + residual
+INSERT INTO x2
+WITH
+  -- each new query against every cached key of its head; later keys are masked out
+  scores AS (SELECT q.pos, q.hd, k.pos AS kpos, aggregate(zip_with(q.vec, k.vec, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) * 0.35355339059327373 AS s, k.pos <= q.pos AS visible
+             FROM cache1 q JOIN cache1 k ON k.hd = q.hd AND k.kind = 1
+             WHERE q.kind = 0 AND q.pos >= :p1),
+  peaks AS (SELECT s.*, r.m FROM scores s JOIN (SELECT pos, hd, max(CASE WHEN visible THEN s END) AS m
+             FROM scores GROUP BY pos, hd) r ON r.pos = s.pos AND r.hd = s.hd),
+  -- softmax, stable: exp of (score - the row's maximum); masked keys weigh 0
+  weights AS (SELECT pos, hd, transform(sort_array(collect_list(named_struct('k', kpos, 'v', CAST(CASE WHEN visible THEN exp(s - m) ELSE 0 END AS DOUBLE)))), e_ -> e_.v) AS e, sum(CASE WHEN visible THEN exp(s - m) ELSE 0 END) AS z FROM peaks GROUP BY pos, hd),
+  -- each output channel: the softmax weights · that channel's values over positions
+  attn AS (SELECT p.pos, transform(sort_array(collect_list(named_struct('k', vt.c, 'v', CAST(aggregate(zip_with(p.e, vt.vals, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) / p.z AS DOUBLE)))), e_ -> e_.v) AS y
+           FROM vt1 vt JOIN weights p ON p.hd = CAST(vt.c DIV 8 AS INT) GROUP BY p.pos),
+  -- output projection, plus the residual stream (each unit's dot product first, as in normed_matvec)
+  resid AS (SELECT a.pos, transform(sort_array(collect_list(named_struct('k', a.j, 'v', a.v + x.x[a.j]))), e_ -> e_.v) AS x
+            FROM (SELECT a.pos, m.j, aggregate(zip_with(m.w, a.y, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) + m.b AS v FROM m_<schema>.h1_attn_proj m, attn a) a
+            JOIN x1 x ON x.pos = a.pos GROUP BY a.pos),
+  -- layer norm 2 and the MLP's first layer, with GELU (tanh form, as GPT-2)
+  fc AS (SELECT u.pos, transform(sort_array(collect_list(named_struct('k', u.j, 'v', CAST(0.5 * u.pre * (1 + tanh(0.7978845608028654 * (u.pre + 0.044715 * u.pre * u.pre * u.pre))) AS DOUBLE)))), e_ -> e_.v) AS y FROM (SELECT n.pos, m.j, n.r * (aggregate(zip_with(m.w, n.x, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h1_fc m, (SELECT pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM resid WHERE pos >= :p1) n) u GROUP BY u.pos)
+-- the MLP's projection, plus the residual stream: the next layer's input
+SELECT f.pos, transform(sort_array(collect_list(named_struct('k', f.j, 'v', f.v + r.x[f.j]))), e_ -> e_.v)
+FROM (SELECT f.pos, m.j, aggregate(zip_with(m.w, f.y, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) + m.b AS v FROM m_<schema>.h1_mlp_proj m, fc f) f
+JOIN resid r ON r.pos = f.pos GROUP BY f.pos;
+
+-- final layer norm
+INSERT INTO final SELECT s.pos, transform(s.xc, (v_, i_) -> v_ * s.r * n.g[i_] + n.b[i_]) FROM (SELECT pos, transform(x, (v_, i_) -> v_ - mu) AS xc, r FROM (SELECT pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM x2 WHERE pos >= :p1) n) s, m_<schema>.ln_f n;
+
+-- ===== each step: the logits =====
+
+-- logits: the final hidden state · every token's embedding
+SELECT f.pos, e.j, aggregate(zip_with(e.w, f.xn, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) AS logit FROM m_<schema>.wte e, final f WHERE f.pos = :p1;
+
