@@ -179,6 +179,13 @@ def test_training_record(capsys, tmp_path, text_file, text, tokenizer_dir):
     code, scored, _ = run_cli(capsys, "score", text_file, "--split", "val", "--model", out, "--engine", "numpy")
     assert code == 0
     assert f"{val['nats_per_token']:.4f} nats/token" in scored and f"{val['nats_per_char']:.4f} nats/character" in scored
+    # The closing hint runs as printed, though the context (16 tokens) is shorter than the
+    # 50 new tokens `generate` makes by default.
+    hint = shlex.split(stdout.splitlines()[-1].removeprefix("try"))
+    assert hint[:2] == ["sqlgpt", "generate"]
+    code, generated, err = run_cli(capsys, *hint[1:], "--engine", "numpy")
+    assert code == 0, err  # (not "exceeds the context window")
+    assert generated.strip()
 
 
 def test_force_replaces_only_the_runs_files(capsys, tmp_path, text_file, tokenizer_dir):
