@@ -25,17 +25,32 @@ import dataclasses
 import math
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from .config import GPTConfig
+from .engines.base import Engine
 from .errors import SqlgptError, first_line
 from .progress import progress_bar
+from .tokenizer import Tokenizer
 from .windows import score_windows
-
-if TYPE_CHECKING:
-    from .gpt import GPT
 
 T = TypeVar("T")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class Model(Protocol):
+    """What the table functions use of a model: `GPT` is one (named here, not imported, since
+    gpt.py imports this module)."""
+
+    engine: Engine
+    config: GPTConfig
+    tokenizer: Tokenizer
+
+    def score_ids(self, text: str) -> list[int]: ...
+
+    def score_of(self, text: str, n_tokens: int, nll: float) -> Any: ...  # a `Score`
+
+    def eot_id(self) -> int: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +76,7 @@ def identifier(name: str, what: str, dotted: bool = False) -> str:
     return name
 
 
-def score_table(gpt: "GPT", table: str, column: str, *, key: str | None = None, into: str = "sqlgpt_scores",
+def score_table(gpt: Model, table: str, column: str, *, key: str | None = None, into: str = "sqlgpt_scores",
                 replace: bool = False, progress: bool = False) -> TableScore:
     """Score `column` of every row of `table` into the new table `into`. See `GPT.score_table`."""
     job = _TableJob(gpt, table, column, key, into, replace)
@@ -103,7 +118,7 @@ def _chunks(items: list[T], budget: int, tokens: Callable[[T], int]) -> list[lis
     return chunks
 
 
-def next_table(gpt: "GPT", table: str, column: str, *, k: int = 5, key: str | None = None,
+def next_table(gpt: Model, table: str, column: str, *, k: int = 5, key: str | None = None,
                into: str = "sqlgpt_next", replace: bool = False, progress: bool = False) -> str:
     """The k most likely next tokens after the text of every row, into the new table `into`
     as (key, rank, token, piece, probability). See `GPT.next_table`."""
@@ -113,7 +128,7 @@ def next_table(gpt: "GPT", table: str, column: str, *, k: int = 5, key: str | No
     vocab, window = gpt.tokenizer.vocab_size, gpt.config.block_size
     rows = [(row_key, text) for row_key, text in job.read() if text is not None]
     # The latest context that fits; an empty text means <|endoftext|>.
-    contexts = [(i, gpt.tokenizer.encode(text)[-window:] or [gpt._eot_id()]) for i, (_, text) in enumerate(rows)]
+    contexts = [(i, gpt.tokenizer.encode(text)[-window:] or [gpt.eot_id()]) for i, (_, text) in enumerate(rows)]
     results: list[tuple] = []
     bar = progress_bar(len(rows), f"next tokens of {job.table}", progress, unit="row")
     for chunk in _chunks(contexts, gpt.engine.batch_tokens, lambda item: len(item[1])):
@@ -128,7 +143,7 @@ def next_table(gpt: "GPT", table: str, column: str, *, k: int = 5, key: str | No
 class _TableJob:
     """Reading a table's rows, and the result table written whole in one transaction."""
 
-    def __init__(self, gpt: "GPT", table: str, column: str, key: str | None, into: str, replace: bool) -> None:
+    def __init__(self, gpt: Model, table: str, column: str, key: str | None, into: str, replace: bool) -> None:
         engine = gpt.engine
         self.dialect = getattr(engine, "dialect", None)
         if self.dialect is None:

@@ -90,7 +90,7 @@ class GPT:
             raise SqlgptError(f"prompt must be a string, got {type(prompt).__name__}")
         ids = self.tokenizer.encode(prompt)
         if not ids:
-            ids = [self._eot_id()]
+            ids = [self.eot_id()]
         if len(ids) > self.config.block_size:
             raise SqlgptError(
                 f"prompt is {len(ids)} tokens but the model's context window is {self.config.block_size} tokens"
@@ -260,7 +260,7 @@ class GPT:
         """The ids `score` reads: <|endoftext|> (context only), then the text's tokens."""
         if not isinstance(text, str) or not text:
             raise SqlgptError("nothing to score: the text is empty")
-        return [self._eot_id()] + self.tokenizer.encode(text)
+        return [self.eot_id()] + self.tokenizer.encode(text)
 
     @staticmethod
     def score_of(text: str, n_tokens: int, nll: float) -> Score:
@@ -328,7 +328,9 @@ class GPT:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _eot_id(self) -> int:
+    def eot_id(self) -> int:
+        """The id of <|endoftext|>, which an empty prompt means; a one-line error if the
+        tokenizer has none."""
         if self.tokenizer.eot_id is None:
             raise SqlgptError("this tokenizer has no <|endoftext|> token to condition on; give a non-empty prompt")
         return self.tokenizer.eot_id

@@ -34,35 +34,16 @@ from types import MappingProxyType
 
 import regex
 
+from .bytelevel import CL100K_PATTERN, ENDOFTEXT, GPT2_PATTERN, bytes_to_unicode
 from .errors import SqlgptError
 
-# The pattern of OpenAI's GPT-2 encoder.py.
-GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
-# The pattern of tiktoken's cl100k_base (GPT-3.5/GPT-4).
-CL100K_PATTERN = (
-    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+"""
-    r"""|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
-)
-ENDOFTEXT = "<|endoftext|>"
+# The alphabet and patterns live in bytelevel.py, shared with the trainer; they are this
+# module's public names too.
+__all__ = ["CL100K_PATTERN", "ENDOFTEXT", "GPT2_PATTERN", "Tokenizer", "bytes_to_unicode"]
 
 # Distinct pre-tokens whose ids are remembered. Natural text has far fewer distinct pre-tokens
 # than this; the bound only stops adversarial input (e.g. random strings) from growing memory.
 _CACHE_LIMIT = 200_000
-
-
-def bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's map from each byte to a printable character, as in vocab.json and merges.txt.
-
-    Printable Latin-1 bytes map to themselves; the other 68 (controls, space, soft hyphen...)
-    map to U+0100 onwards, so that every token is a visible, whitespace-free string.
-    """
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
-                 *range(ord("®"), ord("ÿ") + 1)]
-    table = {b: chr(b) for b in printable}
-    for n, b in enumerate(b for b in range(256) if b not in table):
-        table[b] = chr(256 + n)
-    return dict(sorted(table.items()))
-
 
 _BYTE_TO_UNICODE = bytes_to_unicode()
 _UNICODE_TO_BYTE = {c: b for b, c in _BYTE_TO_UNICODE.items()}
@@ -276,7 +257,7 @@ class Tokenizer:
         bar on stderr. Raises SqlgptError for empty text, bad special tokens, or a
         `vocab_size` below 256 + the specials or above what the text allows.
         """
-        from .train.bpe import train_bpe  # the training code imports this module
+        from .train.bpe import train_bpe
 
         trained = train_bpe(text, vocab_size, special_tokens, progress=progress)
         ranks: dict[bytes, int] = {}

@@ -22,7 +22,7 @@ from ...errors import SqlgptError, first_line
 from ..base import Engine, Inspection, Session
 from .compiler import Compiler, Statement
 from .dialects import Dialect, get_dialect
-from .explain import measure
+from . import explain as explain_sql
 from .install import find_or_install, layout
 from .wide import WideCompiler
 
@@ -335,7 +335,14 @@ class SqlEngine(Engine):
             self._db.make_writable()  # keeping writes tables into the database
         try:
             with SqlSession(self, inspect=True) as session:
-                return measure(session, ids, top_k=top_k, vocab_size=vocab_size, temperatures=temperatures, keep=keep)
+                session.forward(ids)  # leaves the streams x0..xL and attn{l} in the session's tables
+                measurements = explain_sql.statements(self.config, self.dialect, self.schema, top_k, vocab_size,
+                                                      temperatures)
+                session._run(measurements)
+                read = {name: self.dialect.fetch_columns(session._run([query]))
+                        for name, query in explain_sql.read_back(self.config).items()}
+                return explain_sql.inspection(read, self.config, len(ids), top_k=top_k, temperatures=temperatures,
+                                              tables=session.keep() if keep else ())
         finally:
             if keep and not self.compiler.inspect:
                 self._db.make_read_only()

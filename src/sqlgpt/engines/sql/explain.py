@@ -14,7 +14,7 @@ primitives, and add four tables to the session:
 
 Top k is a `row_number()` window, ties by the smaller token id; softmaxes subtract their
 group's maximum first. Python only reads back these small tables (and the attention weights)
-into arrays. With `keep`, every session table is copied into the schema `sqlgpt_inspect`,
+into arrays (`read_back`, `inspection`); the engine runs the statements. With `keep`, every session table is copied into the schema `sqlgpt_inspect`,
 as `sqlgpt sql --keep` does. Every number in the SQL is an int or float formatted by this
 module; the prompt arrives only as the session's bound token ids.
 """
@@ -22,7 +22,6 @@ module; the prompt arrives only as the session's bound token ids.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,9 +29,6 @@ from ...config import GPTConfig
 from ..base import Inspection
 from .compiler import Statement
 from .dialects.base import Dialect
-
-if TYPE_CHECKING:
-    from .engine import SqlSession
 
 
 def _top_softmax(source: str, groups: str, k: int) -> str:
@@ -86,38 +82,42 @@ WHERE rank <= {k}"""
     ]
 
 
-def measure(session: SqlSession, ids: Sequence[int], *, top_k: int, vocab_size: int, temperatures: Sequence[float],
-            keep: bool) -> Inspection:
-    """Run `ids` through the inspecting `session`, measure it in SQL, read the results back."""
-    engine, config = session.engine, session.config
-    L, H, T, k = config.n_layer, config.n_head, len(ids), top_k
-    session.forward(ids)
-    session._run(statements(config, engine.dialect, engine.schema, top_k, vocab_size, temperatures))
+def read_back(config: GPTConfig) -> dict[str, Statement]:
+    """The queries that read the measurements back, by name: the attention weights of every
+    layer, then the four tables `statements` made."""
+    attention = " UNION ALL ".join(f"SELECT {l} AS layer, pos, hd, kpos, p FROM attn{l}" for l in range(config.n_layer))
+    return {"attention": Statement("the attention weights", attention),
+            "norms": Statement("the residual norms", "SELECT layer, pos, norm FROM norms"),
+            "lens": Statement("the logit lens", "SELECT layer, pos, rank, token, p FROM lens"),
+            "next_token": Statement("the next-token distributions", "SELECT temperature, rank, token, p FROM next_token"),
+            "neighbours": Statement("the embedding neighbours", "SELECT pos, rank, token, similarity FROM neighbours")}
 
-    def read(comment: str, sql: str) -> dict[str, np.ndarray]:
-        return engine.dialect.fetch_columns(session._run([Statement(comment, sql)]))
 
-    weights = read("the attention weights", " UNION ALL ".join(
-        f"SELECT {l} AS layer, pos, hd, kpos, p FROM attn{l}" for l in range(L)))
+def inspection(read: dict[str, dict[str, np.ndarray]], config: GPTConfig, n_tokens: int, *, top_k: int,
+               temperatures: Sequence[float], tables: Sequence[str]) -> Inspection:
+    """The `Inspection` of a prompt of `n_tokens` tokens from the columns `read_back`'s
+    queries returned (`read`, by the same names); `tables` are those kept, if any."""
+    L, H, T, k = config.n_layer, config.n_head, n_tokens, top_k
+    rows = read["attention"]
     attention = np.zeros((L, H, T, T), np.float32)  # [L, H, T, T]
-    attention[weights["layer"], weights["hd"], weights["pos"], weights["kpos"]] = weights["p"]
+    attention[rows["layer"], rows["hd"], rows["pos"], rows["kpos"]] = rows["p"]
 
-    rows = read("the residual norms", "SELECT layer, pos, norm FROM norms")
+    rows = read["norms"]
     norms = np.zeros((L + 1, T))  # [L+1, T]
     norms[rows["layer"], rows["pos"]] = rows["norm"]
 
-    rows = read("the logit lens", "SELECT layer, pos, rank, token, p FROM lens")
+    rows = read["lens"]
     lens_tokens, lens_probs = np.zeros((L, T, k), np.int64), np.zeros((L, T, k))  # [L, T, k]
     at = (np.asarray(rows["layer"]) - 1, rows["pos"], np.asarray(rows["rank"]) - 1)
     lens_tokens[at], lens_probs[at] = rows["token"], rows["p"]
 
-    rows = read("the next-token distributions", "SELECT temperature, rank, token, p FROM next_token")
+    rows = read["next_token"]
     index = {float(t): i for i, t in enumerate(temperatures)}
     next_tokens, next_probs = np.zeros((len(temperatures), k), np.int64), np.zeros((len(temperatures), k))  # [n, k]
     at = ([index[float(t)] for t in rows["temperature"]], np.asarray(rows["rank"]) - 1)
     next_tokens[at], next_probs[at] = rows["token"], rows["p"]
 
-    rows = read("the embedding neighbours", "SELECT pos, rank, token, similarity FROM neighbours")
+    rows = read["neighbours"]
     neighbour_tokens, similarity = np.zeros((T, k), np.int64), np.zeros((T, k))  # [T, k]
     at = (rows["pos"], np.asarray(rows["rank"]) - 1)
     neighbour_tokens[at], similarity[at] = rows["token"], rows["similarity"]
@@ -125,4 +125,4 @@ def measure(session: SqlSession, ids: Sequence[int], *, top_k: int, vocab_size: 
     return Inspection(attention=attention, norms=norms, lens_tokens=lens_tokens, lens_probs=lens_probs,
                       temperatures=tuple(float(t) for t in temperatures), next_tokens=next_tokens,
                       next_probs=next_probs, neighbour_tokens=neighbour_tokens, neighbour_similarity=similarity,
-                      tables=tuple(session.keep()) if keep else ())
+                      tables=tuple(tables))
