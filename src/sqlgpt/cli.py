@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import ENGINES, Tokenizer, load
-from .engines import DEFAULT_ENGINE
+from .engines import DEFAULT_ENGINE, SQL_ENGINES
 from .errors import SqlgptError
 from .gpt import GPT
 from .engines.sql.engine import INSPECT_SCHEMA
@@ -294,7 +294,7 @@ def _version() -> str:
 
 
 def _load(args: argparse.Namespace, **options: object) -> GPT:
-    if args.engine != "numpy":
+    if args.engine in SQL_ENGINES:
         options["database"] = args.database
     elif args.database is not None:
         raise SqlgptError("--database is for SQL engines; the numpy engine keeps nothing")
@@ -411,7 +411,7 @@ def cmd_sql(args: argparse.Namespace) -> None:
     given = [flag for flag, value in script_only.items() if value is not None]
     if given:
         raise SqlgptError(f"{', '.join(given)}: only with --prompt, which writes a standalone script")
-    if args.engine == "numpy":
+    if args.engine not in SQL_ENGINES:
         raise SqlgptError("the numpy engine runs no SQL; choose a SQL engine with --engine")
     with _load(args, inspect=args.keep is not None) as gpt:
         engine = gpt.engine

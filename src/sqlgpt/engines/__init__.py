@@ -12,35 +12,38 @@ from typing import Any
 from ..checkpoint import Checkpoint
 from ..errors import SqlgptError
 from .base import Engine, Session
+from .sql.dialects import DIALECTS, dialect_class
 
-ENGINES = ("duckdb", "numpy", "postgres", "spark", "sqlite")
+SQL_ENGINES = tuple(DIALECTS)  # the databases; "numpy" is the in-memory reference
+ENGINES = tuple(sorted(("numpy", *SQL_ENGINES)))
 DEFAULT_ENGINE = "duckdb"
 
 
 def create_engine(name: str, checkpoint: Checkpoint, **options: Any) -> Engine:
     """An engine called `name` holding `checkpoint`'s model."""
-    if name == "numpy":
+    if name in DIALECTS:
+        from .sql.engine import SqlEngine
+
+        dialect = dialect_class(name)
+        alias = dialect.database_alias
+        if alias is not None and alias in options:  # another name for database=
+            if "database" in options:
+                raise SqlgptError(f"the {name} engine takes database= or {alias}=, not both")
+            options["database"] = options.pop(alias)
+        allowed = {"database", "progress", "inspect", *dialect.options}
+        unknown = set(options) - allowed
+        if unknown:
+            also = f" (or {alias}= for database=)" if alias else ""
+            raise SqlgptError(f"the {name} engine takes {', '.join(sorted(allowed))}{also}, "
+                              f"not {', '.join(sorted(unknown))}")
+        return SqlEngine(checkpoint, name, **options)
+    if name == "numpy":  # the reference, in memory
         if options:
             raise SqlgptError(f"the numpy engine takes no options (got {', '.join(sorted(options))})")
         from .numpy import NumpyEngine
 
         return NumpyEngine(checkpoint.config, dict(checkpoint.params()))
-    if name in ("duckdb", "postgres", "spark", "sqlite"):
-        from .sql.engine import SqlEngine
-
-        if name == "postgres" and "dsn" in options:
-            options["database"] = options.pop("dsn")
-        if name == "spark" and "session" in options:  # a SparkSession of the caller's: the connection
-            if "database" in options:
-                raise SqlgptError("the spark engine takes a master URL (database=) or a SparkSession (session=), not both")
-            options["database"] = options.pop("session")
-        allowed = {"database", "progress", "inspect"} | ({"pgvector"} if name == "postgres" else set())
-        unknown = set(options) - allowed
-        if unknown:
-            raise SqlgptError(f"the {name} engine takes {', '.join(sorted(allowed))} (postgres: or dsn=; spark: or session=), "
-                              f"not {', '.join(sorted(unknown))}")
-        return SqlEngine(checkpoint, name, **options)
     raise SqlgptError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
 
 
-__all__ = ["DEFAULT_ENGINE", "ENGINES", "Engine", "Session", "create_engine"]
+__all__ = ["DEFAULT_ENGINE", "ENGINES", "SQL_ENGINES", "Engine", "Session", "create_engine"]

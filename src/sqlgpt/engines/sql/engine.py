@@ -23,30 +23,11 @@ from ..base import Engine, Inspection, Session
 from .compiler import Compiler, Statement
 from .dialects import Dialect, get_dialect
 from . import explain as explain_sql
-from .install import find_or_install, layout
-from .wide import WideCompiler
+from .install import find_or_install
+from .layouts import layout_of
 
 
 INSPECT_SCHEMA = "sqlgpt_inspect"
-
-
-def default_database(dialect_name: str) -> str:
-    """The database used when none is given: a file (DuckDB, SQLite) or a private server (PostgreSQL)
-    under the user's cache directory; for Spark, a local master (its tables under that directory too)."""
-    import platformdirs
-
-    if dialect_name == "spark":
-        from .dialects.spark import DEFAULT_MASTER
-
-        return DEFAULT_MASTER
-    if dialect_name == "postgres":
-        from .dialects.postgres import default_server
-
-        return default_server()
-
-    directory = Path(platformdirs.user_cache_dir("sqlgpt"))
-    directory.mkdir(parents=True, exist_ok=True)
-    return str(directory / ("models.sqlite" if dialect_name == "sqlite" else "models.duckdb"))
 
 
 def nll_statement(compiler: Compiler, dialect: Dialect) -> Statement:
@@ -268,9 +249,10 @@ class SqlEngine(Engine):
                  progress: bool | None = None, inspect: bool = False, **dialect_options: Any) -> None:
         super().__init__(checkpoint.config)
         self.dialect = get_dialect(dialect_name, **dialect_options)
+        self.layout = layout_of(self.dialect)
         self.name = dialect_name
         if database is None:
-            database = default_database(dialect_name)
+            database = self.dialect.default_database()
         # A path becomes text; a live session (Spark's SparkSession) is used as it is.
         self.database = os.fspath(database) if isinstance(database, os.PathLike) else database
         if progress is None:
@@ -279,7 +261,7 @@ class SqlEngine(Engine):
         self._db = _Database(self.dialect, self.database, writable=inspect)
         try:
             self.schema = find_or_install(self._db, self.dialect, checkpoint, progress=progress)
-            self.dialect.use_model(self._db.conn, self.schema, [t.name for t in layout(self.dialect)[1](self.config)])
+            self.dialect.use_model(self._db.conn, self.schema, [t.name for t in self.layout.weight_tables(self.config)])
             if not inspect:
                 self._db.make_read_only()
         except BaseException as e:
@@ -287,8 +269,7 @@ class SqlEngine(Engine):
             if isinstance(e, self.dialect.errors()):
                 raise SqlgptError(f"{dialect_name} failed while installing the model: {first_line(e)}") from e
             raise
-        compiler = WideCompiler if self.dialect.layout == "wide" else Compiler
-        self.compiler = compiler(self.config, self.dialect, self.schema, inspect=inspect)
+        self.compiler = self.layout.compiler(self.config, self.dialect, self.schema, inspect=inspect)
         self.step = self.compiler.step()
         # Tokens per `nll_many` call: a batched pass computes a logit for every token and
         # vocabulary entry, so this keeps that to about 16M rows (one window at least).
@@ -311,14 +292,14 @@ class SqlEngine(Engine):
     def nll_many(self, windows: Sequence[tuple[Sequence[int], int]]) -> list[float]:
         """One batched pass over all windows where the layout has one (vector layouts), so
         that a table's rows cost one step's statements, not one step each."""
-        if self.dialect.layout != "vector":
+        if not self.layout.batched:
             return super().nll_many(windows)
         with self.session(batched=True) as session:
             return session.nll_batch(windows)
 
     def top_many(self, contexts: Sequence[Sequence[int]], k: int, vocab_size: int) -> list[list[tuple[int, float]]]:
         """Batched like `nll_many`."""
-        if self.dialect.layout != "vector":
+        if not self.layout.batched:
             return super().top_many(contexts, k, vocab_size)
         with self.session(batched=True) as session:
             return session.top_batch(contexts, k, vocab_size)
@@ -329,7 +310,7 @@ class SqlEngine(Engine):
         session's stay in the schema sqlgpt_inspect, to query afterwards."""
         if self._db.conn is None:
             raise SqlgptError("this model has been closed")
-        if self.dialect.layout != "vector":  # its queries are written with the vector primitives
+        if not self.layout.explains:
             raise SqlgptError(f"explain is not available on the {self.name} engine yet; use duckdb, postgres, spark or numpy")
         if keep:
             self._db.make_writable()  # keeping writes tables into the database

@@ -15,23 +15,18 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from ...checkpoint import Checkpoint
 from ...config import GPTConfig
 from ...progress import progress_bar
-from . import compiler, wide
 from .compiler import WeightTable
 from .dialects.base import Dialect
+from .layouts import format_version, layout_of
 
 CATALOGUE = "sqlgpt_models"
 
-
-def layout(dialect: Dialect) -> tuple[int, Callable[[GPTConfig], list[WeightTable]]]:
-    """The format version and weight tables of the dialect's layout (vectors or columns)."""
-    module = wide if dialect.layout == "wide" else compiler
-    return module.FORMAT_VERSION + 1000 * dialect.layout_variant, module.weight_tables
 
 SCHEMA_NAME = re.compile(r"m_[0-9a-f]{16}")
 
@@ -67,7 +62,7 @@ def find_or_install(db: Connection, dialect: Dialect, checkpoint: Checkpoint, *,
             dialect.update_row(conn, CATALOGUE, "schema_name", schema,
                                {"source_key": source_key, "source": _source(checkpoint)})
         return schema
-    why, replaced = _why_reinstall(checkpoint, fingerprint, rows, layout(dialect)[0])
+    why, replaced = _why_reinstall(checkpoint, fingerprint, rows, format_version(dialect))
     if why:
         print(f"sqlgpt: reinstalling {checkpoint.name!r}: {why}", file=sys.stderr)
     install(db.make_writable(), dialect, checkpoint, schema, fingerprint, source_key, replaced=replaced,
@@ -92,19 +87,19 @@ def _catalogue(conn: Any, dialect: Dialect) -> list[dict[str, Any]]:
 
 
 def _usable(conn: Any, dialect: Dialect, row: dict[str, Any], config: GPTConfig) -> bool:
-    format_version, weight_tables = layout(dialect)
-    if row["format_version"] != format_version or json.loads(row["config"]) != config.to_hf():
+    if row["format_version"] != format_version(dialect) or json.loads(row["config"]) != config.to_hf():
         return False
-    return all(dialect.row_count(conn, row["schema_name"], t.name) == t.n_rows for t in weight_tables(config))
+    tables = layout_of(dialect).weight_tables(config)
+    return all(dialect.row_count(conn, row["schema_name"], t.name) == t.n_rows for t in tables)
 
 
 def _why_reinstall(checkpoint: Checkpoint, fingerprint: str, rows: list[dict[str, Any]],
-                   format_version: int) -> tuple[str | None, list[str]]:
+                   version: int) -> tuple[str | None, list[str]]:
     """Why an existing install of these files is not reused, and the schemas to replace."""
     for row in rows:
         if row["fingerprint"] == fingerprint:
-            if row["format_version"] != format_version:
-                return (f"it was installed in another table format ({row['format_version']}, now {format_version})",
+            if row["format_version"] != version:
+                return (f"it was installed in another table format ({row['format_version']}, now {version})",
                         [row["schema_name"]])
             return "its tables are incomplete (an interrupted or damaged install)", [row["schema_name"]]
     older = [r["schema_name"] for r in rows if r["source"] == _source(checkpoint)]
@@ -118,8 +113,7 @@ def install(conn: Any, dialect: Dialect, checkpoint: Checkpoint, schema: str, fi
     """Create `schema` with every weight table and its catalogue row, in one transaction,
     dropping the `replaced` schemas (older installs of the same files) in the same one."""
     config = checkpoint.config
-    format_version, weight_tables = layout(dialect)
-    tables = weight_tables(config)
+    tables = layout_of(dialect).weight_tables(config)
     params = checkpoint.params()
     bar = progress_bar(sum(t.n_values for t in tables), f"installing {checkpoint.name}", progress, unit="w")
     dialect.before_install(conn)
@@ -137,7 +131,7 @@ def install(conn: Any, dialect: Dialect, checkpoint: Checkpoint, schema: str, fi
             f"INSERT INTO {CATALOGUE} (schema_name, model, source, source_key, fingerprint, config, format_version,"
             f" installed_at) VALUES ({', '.join([dialect.placeholder] * 7)}, CURRENT_TIMESTAMP)",
             [schema, checkpoint.name, _source(checkpoint), source_key, fingerprint, json.dumps(config.to_hf()),
-             format_version],
+             format_version(dialect)],
         )
         dialect.commit(conn)
     except BaseException:

@@ -46,11 +46,11 @@ import regex
 from ...checkpoint import Checkpoint
 from ...errors import SqlgptError
 from ...tokenizer import Tokenizer
-from .compiler import Compiler, Statement
+from .compiler import Statement
 from .dialects import get_dialect
 from .dialects.sqlite import PAGE_SIZE
-from .install import CATALOGUE, layout, schema_name
-from .wide import WideCompiler
+from .install import CATALOGUE, schema_name
+from .layouts import format_version, layout_of
 
 DIALECTS = ("duckdb", "postgres", "sqlite")
 STEP_START = "(SELECT pos FROM step_start)"  # the first position a step computes
@@ -102,6 +102,7 @@ class _Shell:
     double_type = "DOUBLE"
     chr_function = "chr"
     run_hint = ""  # the header's command line; DATABASE stands for the user's database
+    differences: tuple[str, ...] = ()  # where this database's script can differ from sqlgpt's text
 
     def find(self, haystack: str, needle: str) -> str:
         """1-based position of `needle` in `haystack`, 0 if absent."""
@@ -252,6 +253,8 @@ class _SQLite(_Shell):
     double_type = "REAL"
     chr_function = "char"
     run_hint = "sqlite3 -bail DATABASE < script.sql"
+    differences = ("Logits are compared in double precision, where sqlgpt rounds them to float32 first: a "
+                   "different token only where two logits agree to float32's precision.",)
 
     def ones(self, n: str) -> str:
         return f"printf('%.*c', {n}, '1')"  # SQLite's printf repeats %c `precision` times
@@ -501,14 +504,14 @@ def build_script(checkpoint: Checkpoint, dialect: str, prompt: str, max_new_toke
 
     sql_dialect = get_dialect(dialect)
     schema = schema_name(checkpoint.fingerprint())
-    compiler_type = WideCompiler if sql_dialect.layout == "wide" else Compiler
+    compiler_type = layout_of(sql_dialect).compiler
     stepper = compiler_type(config, sql_dialect, schema, first=STEP_START)
     logits = compiler_type(config, sql_dialect, schema, first=LAST_POSITION).logits(last_only=True).sql
 
     sections: list[tuple[str, list[Statement]]] = []
     message = f"model {schema} is not installed in this database (in this layout): see the header of this script"
     check = (f"SELECT count(*) FROM {CATALOGUE} WHERE schema_name = '{schema}' "
-             f"AND format_version = {layout(sql_dialect)[0]}")
+             f"AND format_version = {format_version(sql_dialect)}")
     sections.append(("the model must be installed", [Statement("", sql) for sql in shell.model_check(check, message)]))
     sections.append(("the tokenizer's tables", vocabulary_statements(tokenizer, dialect)))
     sections.append(("the prompt's token ids, encoded in SQL", encode_statements(dialect, prompt)))
@@ -573,10 +576,8 @@ def _header(shell: _Shell, checkpoint: Checkpoint, schema: str, model: str, n: i
                        "--model", model])
     install = shlex.join(["sqlgpt", "next", "x", "--model", model, "--engine", shell.name, "-d", "DATABASE"])
     how = "greedily" if temperature == 0 else f"sampled at temperature {temperature!r} with seed {seed}"
-    differences = ["A NUL character in the generated text is printed as U+FFFD: no database's text holds NUL."]
-    if shell.name == "sqlite":
-        differences.append("Logits are compared in double precision, where sqlgpt rounds them to float32 first: a "
-                           "different token only where two logits agree to float32's precision.")
+    differences = ["A NUL character in the generated text is printed as U+FFFD: no database's text holds NUL.",
+                   *shell.differences]
     if temperature > 0:
         differences.append("Softmax and cumulative sums add up in the database's order, not NumPy's: a different "
                            "token only where a draw falls within rounding error (~1e-15) of a bucket's edge.")

@@ -10,13 +10,27 @@ SQLGlot `dialects/` pattern). Identifiers passed in here are the project's own n
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 
+def cache_file(name: str) -> str:
+    """The file `name` in sqlgpt's folder of the user's cache directory (made if missing)."""
+    import platformdirs
+
+    directory = Path(platformdirs.user_cache_dir("sqlgpt"))
+    directory.mkdir(parents=True, exist_ok=True)
+    return str(directory / name)
+
+
 class Dialect:
     name = "base"
+    # What `sqlgpt.load(..., engine=name)` takes for this database beyond database=, progress=
+    # and inspect=: options of the dialect's constructor, and another name for database=.
+    options: frozenset[str] = frozenset()
+    database_alias: str | None = None
     vector_type = "FLOAT[]"  # a float32 vector column
     float_type = "FLOAT"
     placeholder = "?"  # the driver's positional parameter marker
@@ -31,6 +45,11 @@ class Dialect:
     transposed_values = "table"
     # A variant of the layout with other column types (installs of one are not the other's).
     layout_variant = 0
+
+    def default_database(self) -> Any:
+        """The database used when none is given, under the user's cache directory: a file, a
+        private server's connection string, or a local Spark master."""
+        raise NotImplementedError
 
     def qualify(self, schema: str, table: str) -> str:
         """The name of `table` in `schema`."""

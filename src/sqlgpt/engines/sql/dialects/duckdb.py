@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ....errors import SqlgptError, first_line
-from .base import Dialect
+from .base import Dialect, cache_file
 
 # The storage format of the files sqlgpt creates: DuckDB 1.0's, which every DuckDB since 1.0
 # reads, the newest `duckdb` shell on PyPI (duckdb-cli 1.5) included; a file in DuckDB 2's
@@ -27,6 +27,9 @@ STORAGE_VERSION = "v1.0.0"
 class DuckDBDialect(Dialect):
     name = "duckdb"
     single_writer = True  # one process writes a file, or many read it
+
+    def default_database(self) -> str:
+        return cache_file("models.duckdb")
 
     # -- vector primitives ---------------------------------------------------------------------
 

@@ -35,6 +35,8 @@ class PostgresDialect(Dialect):
     # Without these, the planner inlines a layer norm's statistics into the cross join with
     # the weights and recomputes them for every weight row (0.5 s instead of 15 ms).
     materialized = "MATERIALIZED "
+    options = frozenset({"pgvector"})
+    database_alias = "dsn"  # a connection string
 
     def __init__(self, pgvector: bool | None = None) -> None:
         """pgvector: True requires it, False never uses it, None (default) uses it where the
@@ -51,6 +53,9 @@ class PostgresDialect(Dialect):
         # Other column types: an install of one is not the other's. (2 and 3 since weight
         # vectors are kept in the row where they fit: installs made before are redone.)
         return 2 if self.pgvector else 3
+
+    def default_database(self) -> str:
+        return default_server()
 
     def fence(self, subquery: str) -> str:
         return f"({subquery} OFFSET 0)"

@@ -77,6 +77,10 @@ class SparkDialect(Dialect):
     float_type = "FLOAT"
     placeholder = "?"
     transposed_values = "view"
+    database_alias = "session"  # a SparkSession of the caller's, used as it is
+
+    def default_database(self) -> str:
+        return DEFAULT_MASTER
 
     # -- vector primitives ---------------------------------------------------------------------
 
