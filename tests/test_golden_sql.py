@@ -52,7 +52,6 @@ from sqlgpt.checkpoint import Checkpoint
 from sqlgpt.cli import main
 from sqlgpt.engines.sql.compiler import Compiler, Statement
 from sqlgpt.engines.sql.dialects import get_dialect
-from sqlgpt.engines.sql.engine import nll_statement, top_batch_statement, top_statement
 from sqlgpt.engines.sql.explain import statements as explain_statements
 from sqlgpt.engines.sql.install import schema_name
 from sqlgpt.engines.sql.script import build_script
@@ -256,8 +255,8 @@ def test_step_batched(engine, loaded, model_dir):
         ("batched session tables (once per batch session)", compiler.session_tables()),
         ("each batch: empty the tables", compiler.reset()),
         ("each batch: the forward pass", compiler.step()),
-        ("each batch: the loss of every sequence", [nll_statement(compiler, gpt.engine.dialect)]),
-        ("each batch: the top tokens after every sequence", [top_batch_statement(compiler, gpt.engine.dialect, TOP_K, vocab)]),
+        ("each batch: the loss of every sequence", [compiler.loss()]),
+        ("each batch: the top tokens after every sequence", [compiler.top_batch(TOP_K, vocab)]),
     ])
     check_golden(f"step-batched-{engine}.sql", text, model_dir)
 
@@ -265,11 +264,11 @@ def test_step_batched(engine, loaded, model_dir):
 @pytest.mark.parametrize("engine", ENGINES)
 def test_scoring(engine, loaded, model_dir):
     gpt = loaded(engine)
-    compiler, dialect = gpt.engine.compiler, gpt.engine.dialect
+    compiler = gpt.engine.compiler
     text = listing(gpt, [
         ("the logits of every new position", [compiler.logits(last_only=False)]),
-        ("the loss", [nll_statement(compiler, dialect)]),
-        ("the top tokens", [top_statement(compiler, dialect, TOP_K, gpt.tokenizer.vocab_size)]),
+        ("the loss", [compiler.loss()]),
+        ("the top tokens", [compiler.top(TOP_K, gpt.tokenizer.vocab_size)]),
         ("a new sequence on the same session", compiler.reset()),
     ])
     check_golden(f"scoring-{engine}.sql", text, model_dir)

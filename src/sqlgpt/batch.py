@@ -163,7 +163,7 @@ class _TableJob:
 
     def read(self) -> list[tuple[Any, str | None]]:
         """Every row's (key, text)."""
-        rows = _read(self.conn, self.dialect, f"SELECT {self.key}, {self.column} FROM {self.table}",
+        rows = _read(self.conn, self.dialect, self.dialect.read_rows(self.table, [self.key, self.column]),
                      f"read {self.column} from {self.table}")
         for _, text in rows:
             if text is not None and not isinstance(text, str):
@@ -173,8 +173,7 @@ class _TableJob:
     def write(self, results: list[tuple], result_columns: list[tuple[str, str]]) -> None:
         """The result table: rows (key, *result columns), whole or not at all. The result
         columns are (name, kind) with kind 'int', 'double' or 'text'; the key keeps its type."""
-        nulls = ", ".join(f"CAST(NULL AS {self.dialect.result_type(kind)}) AS {name}" for name, kind in result_columns)
-        empty = f"SELECT {self.key}, {nulls} FROM {self.table} WHERE 1 = 0"
+        empty = self.dialect.empty_result(self.table, self.key, result_columns)
         try:
             self.dialect.write_table(self.conn, self.into, empty, results, self.replace)
         except self.dialect.errors() as e:

@@ -326,3 +326,41 @@ JOIN resid r ON {self.same_position('r', 'f')} GROUP BY {self.keys('f')}""",
             "logits: the final hidden state · every token's embedding",
             f"SELECT {self.keys('f')}, e.j, {self.d.dot('e.w', 'f.xn')} AS logit FROM {self.w}.wte e, {source}",
         )
+
+    def loss(self) -> Statement:
+        """The negative log-likelihood (nats) of the tokens after position $1, each predicted by
+        the logits of the position before it: log-sum-exp minus the target's logit, summed.
+        Batched: of the scored tokens, a row (seq, nll) per sequence."""
+        m, key = self.d.materialized, self.keys()
+        seq, by_seq = ("s.seq, ", " GROUP BY s.seq") if self.batched else ("", "")
+        return Statement("the loss: how surprised the model is by each next token, summed", f"""WITH
+  l AS {m}({self.logits(last_only=False).sql}),
+  peak AS {m}(SELECT {key}, max(logit) AS top FROM l GROUP BY {key}),
+  lse AS {m}(SELECT {self.keys('l')}, ln(sum(exp(l.logit - p.top))) + p.top AS z FROM l JOIN peak p ON {self.same_position('p', 'l')}
+             GROUP BY {self.keys('l')}, p.top)
+SELECT {seq}sum(s.z - l.logit) AS nll FROM lse s JOIN tokens t ON {self.same_position('t', 's', ' + 1')}
+  JOIN l ON {self.same_position('l', 's')} AND l.j = t.token{by_seq}""")
+
+    def top(self, k: int, vocab_size: int) -> Statement:
+        """The k most likely tokens (below `vocab_size`) after position $1, with their
+        probabilities: a softmax over the last position's logits, ranked in SQL."""
+        m = self.d.materialized
+        return Statement(f"the {k} most likely next tokens", f"""WITH
+  l AS {m}(SELECT j, logit FROM ({self.logits(last_only=True).sql}) a WHERE j < {vocab_size}),
+  peak AS {m}(SELECT max(logit) AS top, sum(exp(logit - (SELECT max(logit) FROM l))) AS z FROM l)
+SELECT l.j, exp(l.logit - p.top) / p.z AS p FROM l, peak p ORDER BY p DESC, l.j LIMIT {k}""")
+
+    def top_batch(self, k: int, vocab_size: int) -> Statement:
+        """Batched `top`: the k most likely tokens after the last position of every sequence,
+        as rows (seq, rank, j, p)."""
+        d, m, w = self.d, self.d.materialized, self.w
+        weight = "exp(l.logit - p.top)"  # the softmax before dividing by its sum: the same order
+        return Statement(f"the {k} most likely next tokens after each sequence", f"""WITH
+  last AS {m}(SELECT seq, max(pos) AS pos FROM tokens GROUP BY seq),
+  l AS {m}(SELECT f.seq, e.j, {d.dot('e.w', 'f.xn')} AS logit FROM {w}.wte e, final f
+           JOIN last t ON t.seq = f.seq AND t.pos = f.pos WHERE e.j < {vocab_size}),
+  peak AS {m}(SELECT seq, max(logit) AS top FROM l GROUP BY seq),
+  total AS {m}(SELECT l.seq, sum({weight}) AS z FROM l JOIN peak p ON p.seq = l.seq GROUP BY l.seq),
+  ranked AS {m}(SELECT l.seq, l.j, {weight} / s.z AS p, row_number() OVER (PARTITION BY l.seq ORDER BY {weight} DESC, l.j) AS r
+                FROM l JOIN peak p ON p.seq = l.seq JOIN total s ON s.seq = l.seq)
+SELECT seq, r, j, p FROM ranked WHERE r <= {k} ORDER BY seq, r""")

@@ -20,7 +20,7 @@ import numpy as np
 from ...checkpoint import Checkpoint
 from ...errors import SqlgptError, first_line
 from ..base import Engine, Inspection, Session
-from .compiler import Compiler, Statement
+from .compiler import Statement
 from .dialects import Dialect, get_dialect
 from . import explain as explain_sql
 from .install import find_or_install
@@ -28,47 +28,6 @@ from .layouts import layout_of
 
 
 INSPECT_SCHEMA = "sqlgpt_inspect"
-
-
-def nll_statement(compiler: Compiler, dialect: Dialect) -> Statement:
-    """The negative log-likelihood (nats) of the tokens after position $1, each predicted by
-    the logits of the position before it: log-sum-exp minus the target's logit, summed.
-    Batched: of the scored tokens, a row (seq, nll) per sequence."""
-    m, c, key = dialect.materialized, compiler, compiler.keys()
-    seq, by_seq = ("s.seq, ", " GROUP BY s.seq") if c.batched else ("", "")
-    return Statement("the loss: how surprised the model is by each next token, summed", f"""WITH
-  l AS {m}({compiler.logits(last_only=False).sql}),
-  peak AS {m}(SELECT {key}, max(logit) AS top FROM l GROUP BY {key}),
-  lse AS {m}(SELECT {c.keys('l')}, ln(sum(exp(l.logit - p.top))) + p.top AS z FROM l JOIN peak p ON {c.same_position('p', 'l')}
-             GROUP BY {c.keys('l')}, p.top)
-SELECT {seq}sum(s.z - l.logit) AS nll FROM lse s JOIN tokens t ON {c.same_position('t', 's', ' + 1')}
-  JOIN l ON {c.same_position('l', 's')} AND l.j = t.token{by_seq}""")
-
-
-def top_statement(compiler: Compiler, dialect: Dialect, k: int, vocab_size: int) -> Statement:
-    """The k most likely tokens (below `vocab_size`) after position $1, with their
-    probabilities: a softmax over the last position's logits, ranked in SQL."""
-    m = dialect.materialized
-    return Statement(f"the {k} most likely next tokens", f"""WITH
-  l AS {m}(SELECT j, logit FROM ({compiler.logits(last_only=True).sql}) a WHERE j < {vocab_size}),
-  peak AS {m}(SELECT max(logit) AS top, sum(exp(logit - (SELECT max(logit) FROM l))) AS z FROM l)
-SELECT l.j, exp(l.logit - p.top) / p.z AS p FROM l, peak p ORDER BY p DESC, l.j LIMIT {k}""")
-
-
-def top_batch_statement(compiler: Compiler, dialect: Dialect, k: int, vocab_size: int) -> Statement:
-    """Batched `top_statement`: the k most likely tokens after the last position of every
-    sequence, as rows (seq, rank, j, p)."""
-    m, w = dialect.materialized, compiler.w
-    weight = "exp(l.logit - p.top)"  # the softmax before dividing by its sum: the same order
-    return Statement(f"the {k} most likely next tokens after each sequence", f"""WITH
-  last AS {m}(SELECT seq, max(pos) AS pos FROM tokens GROUP BY seq),
-  l AS {m}(SELECT f.seq, e.j, {dialect.dot('e.w', 'f.xn')} AS logit FROM {w}.wte e, final f
-           JOIN last t ON t.seq = f.seq AND t.pos = f.pos WHERE e.j < {vocab_size}),
-  peak AS {m}(SELECT seq, max(logit) AS top FROM l GROUP BY seq),
-  total AS {m}(SELECT l.seq, sum({weight}) AS z FROM l JOIN peak p ON p.seq = l.seq GROUP BY l.seq),
-  ranked AS {m}(SELECT l.seq, l.j, {weight} / s.z AS p, row_number() OVER (PARTITION BY l.seq ORDER BY {weight} DESC, l.j) AS r
-                FROM l JOIN peak p ON p.seq = l.seq JOIN total s ON s.seq = l.seq)
-SELECT seq, r, j, p FROM ranked WHERE r <= {k} ORDER BY seq, r""")
 
 
 class SqlSession(Session):
@@ -92,7 +51,7 @@ class SqlSession(Session):
         if not batched:
             self.logits_all = self._prepare("logits_all", compiler.logits(last_only=False))
             self.logits_last = self._prepare("logits_last", compiler.logits(last_only=True))
-        self.nll = self._prepare("nll", nll_statement(compiler, engine.dialect))
+        self.nll = self._prepare("nll", compiler.loss())
 
     def _prepare(self, name: str, statement: Statement) -> Statement:
         """The statement with its SQL replaced by the dialect's handle for the prepared form."""
@@ -151,7 +110,7 @@ class SqlSession(Session):
         """`forward_top` of every context, each its own sequence, in one batched pass."""
         self._batch_step([(ids, len(ids)) for ids in contexts])
         ranked: list[list[tuple[int, float]]] = [[] for _ in contexts]
-        statement = top_batch_statement(self.compiler, self.engine.dialect, int(k), int(vocab_size))
+        statement = self.compiler.top_batch(int(k), int(vocab_size))
         for seq, _, j, p in self._run([statement]).fetchall():
             ranked[seq].append((int(j), float(p)))
         return ranked
@@ -177,7 +136,7 @@ class SqlSession(Session):
 
     def _top(self, ids: list[int], k: int, vocab_size: int) -> list[tuple[int, float]]:
         first = self._step(ids)
-        statement = top_statement(self.engine.compiler, self.engine.dialect, int(k), int(vocab_size))
+        statement = self.engine.compiler.top(int(k), int(vocab_size))
         rows = self._run([statement], self.engine.dialect.position_params(first + len(ids) - 1)).fetchall()
         return [(int(j), float(p)) for j, p in rows]
 
@@ -194,7 +153,7 @@ class SqlSession(Session):
         self._run([Statement("a schema for the kept tables", dialect.create_schema_if_missing(schema))])
         kept = [dialect.qualify(schema, name) for name in names]
         for name, copy in zip(names, kept):
-            self._run([Statement(f"keep {name}", sql) for sql in dialect.replace_table_as(copy, f"SELECT * FROM {name}")])
+            self._run([Statement(f"keep {name}", sql) for sql in dialect.copy_table(copy, name)])
         return kept
 
     def close(self) -> None:

@@ -26,6 +26,8 @@ from .dialects.base import Dialect
 from .layouts import format_version, layout_of
 
 CATALOGUE = "sqlgpt_models"
+# What an install records in the catalogue, besides its time (installed_at).
+CATALOGUE_COLUMNS = ["schema_name", "model", "source", "source_key", "fingerprint", "config", "format_version"]
 
 
 SCHEMA_NAME = re.compile(r"m_[0-9a-f]{16}")
@@ -77,8 +79,7 @@ def _source(checkpoint: Checkpoint) -> str:
 def _catalogue(conn: Any, dialect: Dialect) -> list[dict[str, Any]]:
     if not dialect.table_exists(conn, None, CATALOGUE):
         return []
-    cursor = conn.execute(
-        f"SELECT schema_name, model, source, source_key, fingerprint, config, format_version FROM {CATALOGUE}")
+    cursor = conn.execute(dialect.read_rows(CATALOGUE, CATALOGUE_COLUMNS))
     names = [d[0] for d in cursor.description]
     rows = [dict(zip(names, row)) for row in cursor.fetchall()]
     # Schema names are pasted into SQL as identifiers, so only our own pattern is trusted:
@@ -127,12 +128,9 @@ def install(conn: Any, dialect: Dialect, checkpoint: Checkpoint, schema: str, fi
         for table in tables:
             _install_table(conn, dialect, schema, table, params)  # reads just this table's weights
             bar.update(table.n_values)
-        conn.execute(
-            f"INSERT INTO {CATALOGUE} (schema_name, model, source, source_key, fingerprint, config, format_version,"
-            f" installed_at) VALUES ({', '.join([dialect.placeholder] * 7)}, CURRENT_TIMESTAMP)",
-            [schema, checkpoint.name, _source(checkpoint), source_key, fingerprint, json.dumps(config.to_hf()),
-             format_version(dialect)],
-        )
+        conn.execute(dialect.insert_row(CATALOGUE, CATALOGUE_COLUMNS, stamped="installed_at"),
+                     [schema, checkpoint.name, _source(checkpoint), source_key, fingerprint, json.dumps(config.to_hf()),
+                      format_version(dialect)])
         dialect.commit(conn)
     except BaseException:
         dialect.rollback(conn)

@@ -112,13 +112,30 @@ class Dialect:
             return -1
         return conn.execute(f"SELECT count(*) FROM {self.qualify(schema, table)}").fetchall()[0][0]
 
-    def replace_table_as(self, name: str, select: str) -> list[str]:
-        """Statements making `name` an ordinary table holding `select`, replacing any old one."""
-        return [f"DROP TABLE IF EXISTS {name}", f"CREATE TABLE {name} AS {select}"]
+    def copy_table(self, name: str, source: str) -> list[str]:
+        """Statements making `name` an ordinary table holding the rows of `source`, replacing
+        any old one."""
+        return [f"DROP TABLE IF EXISTS {name}", f"CREATE TABLE {name} AS SELECT * FROM {source}"]
 
     def result_type(self, kind: str) -> str:
         """The column type of a result table's 'int', 'double' or 'text' column."""
         return {"int": "INTEGER", "double": "DOUBLE PRECISION", "text": "VARCHAR"}[kind]
+
+    def read_rows(self, table: str, columns: list[str]) -> str:
+        """Every row's `columns` of `table` (identifiers the caller has checked)."""
+        return f"SELECT {', '.join(columns)} FROM {table}"
+
+    def insert_row(self, table: str, columns: list[str], stamped: str) -> str:
+        """An INSERT of one row into `table`: bound values for `columns`, and the current
+        time into the column `stamped`."""
+        values = ", ".join([self.placeholder] * len(columns))
+        return f"INSERT INTO {table} ({', '.join(columns)}, {stamped}) VALUES ({values}, CURRENT_TIMESTAMP)"
+
+    def empty_result(self, table: str, key: str, columns: list[tuple[str, str]]) -> str:
+        """A query of no rows whose columns are `key`, typed as in `table`, then `columns`,
+        (name, kind) with kind as in `result_type`: the shape of a result table."""
+        nulls = ", ".join(f"CAST(NULL AS {self.result_type(kind)}) AS {name}" for name, kind in columns)
+        return f"SELECT {key}, {nulls} FROM {table} WHERE 1 = 0"
 
     def write_table(self, conn: Any, name: str, empty_select: str, rows: list[tuple], replace: bool) -> None:
         """A new table `name` with the columns of `empty_select` and these `rows` (bound

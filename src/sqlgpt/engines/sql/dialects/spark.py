@@ -168,8 +168,8 @@ class SparkDialect(Dialect):
     def temp_table_names(self, cursor: Any) -> list[str]:
         return sorted(t.name for t in cursor.spark.catalog.listTables(cursor.database))
 
-    def replace_table_as(self, name: str, select: str) -> list[str]:
-        return [f"DROP TABLE IF EXISTS {name}", f"CREATE TABLE {name} USING parquet AS {select}"]
+    def copy_table(self, name: str, source: str) -> list[str]:
+        return [f"DROP TABLE IF EXISTS {name}", f"CREATE TABLE {name} USING parquet AS SELECT * FROM {source}"]
 
     def result_type(self, kind: str) -> str:
         return {"int": "INT", "double": "DOUBLE", "text": "STRING"}[kind]
