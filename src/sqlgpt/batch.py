@@ -29,7 +29,7 @@ from typing import Any, Protocol, TypeVar
 
 from .config import GPTConfig
 from .engines.base import Engine
-from .errors import SqlgptError, first_line
+from .errors import SqlgptError
 from .progress import progress_bar
 from .tokenizer import Tokenizer
 from .windows import score_windows
@@ -144,27 +144,22 @@ class _TableJob:
     """Reading a table's rows, and the result table written whole in one transaction."""
 
     def __init__(self, gpt: Model, table: str, column: str, key: str | None, into: str, replace: bool) -> None:
-        engine = gpt.engine
-        self.dialect = getattr(engine, "dialect", None)
-        if self.dialect is None:
-            raise SqlgptError(f"working on a table needs a SQL engine; the {engine.name} engine has no tables")
-        self.engine = engine
         self.table, self.column = identifier(table, "table", True), identifier(column, "column")
         self.into = identifier(into, "result table", True)
         self.key = column if key is None else identifier(key, "key column")
         self.replace = replace
         if self.into.lower() == self.table.lower():
             raise SqlgptError("the result table must not be the table being read")
-        self.conn = engine.writable_connection()  # the result is written where the data is
-        if not _exists(self.conn, self.dialect, self.table):
-            raise SqlgptError(f"no table {self.table} in {engine.database}")
-        if _exists(self.conn, self.dialect, self.into) and not replace:
-            raise SqlgptError(f"table {self.into} already exists in {engine.database}; choose another name or replace it")
+        self.tables = gpt.engine.tables()
+        if not self.tables.exists(self.table):
+            raise SqlgptError(f"no table {self.table} in {self.tables.database}")
+        if self.tables.exists(self.into) and not replace:
+            raise SqlgptError(f"table {self.into} already exists in {self.tables.database}; choose another name or "
+                              "replace it")
 
     def read(self) -> list[tuple[Any, str | None]]:
         """Every row's (key, text)."""
-        rows = _read(self.conn, self.dialect, self.dialect.read_rows(self.table, [self.key, self.column]),
-                     f"read {self.column} from {self.table}")
+        rows = self.tables.read(self.table, [self.key, self.column])
         for _, text in rows:
             if text is not None and not isinstance(text, str):
                 raise SqlgptError(f"column {self.column} of {self.table} holds {type(text).__name__} values, not text")
@@ -173,20 +168,4 @@ class _TableJob:
     def write(self, results: list[tuple], result_columns: list[tuple[str, str]]) -> None:
         """The result table: rows (key, *result columns), whole or not at all. The result
         columns are (name, kind) with kind 'int', 'double' or 'text'; the key keeps its type."""
-        empty = self.dialect.empty_result(self.table, self.key, result_columns)
-        try:
-            self.dialect.write_table(self.conn, self.into, empty, results, self.replace)
-        except self.dialect.errors() as e:
-            raise SqlgptError(f"cannot write {self.into}: {first_line(e)}") from None
-
-
-def _exists(conn: Any, dialect: Any, name: str) -> bool:
-    schema, _, table = name.rpartition(".")
-    return dialect.table_exists(conn, schema or None, table)
-
-
-def _read(conn: Any, dialect: Any, sql: str, what: str) -> list[tuple]:
-    try:
-        return conn.execute(sql).fetchall()
-    except dialect.errors() as e:
-        raise SqlgptError(f"cannot {what}: {first_line(e)}") from None
+        self.tables.write(self.into, self.table, self.key, result_columns, results, self.replace)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -137,6 +138,25 @@ class Inspection:
     tables: tuple[str, ...] = ()  # the database tables holding all this, when kept
 
 
+class Tables(Protocol):
+    """Reading a table of the engine's database and writing a result table there: what work
+    on every row of a table (`sqlgpt.batch`) needs. Names are identifiers the caller checked."""
+
+    database: str  # where the tables are, as the user named it
+
+    def exists(self, name: str) -> bool:
+        """Whether the table `name` (or `schema.name`) exists."""
+
+    def read(self, table: str, columns: list[str]) -> list[tuple]:
+        """Every row's `columns` of `table`."""
+
+    def write(self, name: str, like: str, key: str, columns: list[tuple[str, str]], rows: list[tuple],
+              replace: bool) -> None:
+        """The table `name` holding `rows`, whole or not at all: `key` typed as in the table
+        `like`, then `columns` as (name, 'int' | 'double' | 'text'). With `replace`, an old
+        `name` goes in the same step."""
+
+
 class Engine(abc.ABC):
     """A model made ready to run: weights loaded or installed."""
 
@@ -183,6 +203,10 @@ class Engine(abc.ABC):
         model's padded embedding table) are candidates; `top_k` must be below it. With `keep`,
         a SQL engine leaves the measurements as tables in its database; other engines refuse.
         """
+
+    def tables(self) -> Tables:
+        """The tables of the engine's database; an engine without one says so in one line."""
+        raise SqlgptError(f"working on a table needs a SQL engine; the {self.name} engine has no tables")
 
     def close(self) -> None:
         """Release the engine's resources (connections, files)."""

@@ -199,6 +199,33 @@ class _Database:
             self.conn = None
 
 
+class SqlTables:
+    """`Engine.tables` of a SQL engine: the tables of its database, through the engine's own
+    connection (reopened for writing: the results are written where the data is)."""
+
+    def __init__(self, engine: SqlEngine) -> None:
+        self.database = engine.database
+        self.dialect = engine.dialect
+        self.conn = engine.writable_connection()
+
+    def exists(self, name: str) -> bool:
+        schema, _, table = name.rpartition(".")
+        return self.dialect.table_exists(self.conn, schema or None, table)
+
+    def read(self, table: str, columns: list[str]) -> list[tuple]:
+        try:
+            return self.conn.execute(self.dialect.read_rows(table, columns)).fetchall()
+        except self.dialect.errors() as e:
+            raise SqlgptError(f"cannot read {', '.join(columns)} from {table}: {first_line(e)}") from None
+
+    def write(self, name: str, like: str, key: str, columns: list[tuple[str, str]], rows: list[tuple],
+              replace: bool) -> None:
+        try:
+            self.dialect.write_table(self.conn, name, self.dialect.empty_result(like, key, columns), rows, replace)
+        except self.dialect.errors() as e:
+            raise SqlgptError(f"cannot write {name}: {first_line(e)}") from None
+
+
 class SqlEngine(Engine):
     """A model installed in a database and run there as SQL."""
 
@@ -241,6 +268,9 @@ class SqlEngine(Engine):
     def writable_connection(self) -> Any:
         """The engine's connection, reopened for writing if it was read-only (before sessions)."""
         return self._db.make_writable()
+
+    def tables(self) -> SqlTables:
+        return SqlTables(self)
 
     def session(self, batched: bool = False) -> SqlSession:
         """A new session; `batched`: one for `nll_batch` / `top_batch`."""
