@@ -52,6 +52,7 @@ from sqlgpt.checkpoint import Checkpoint
 from sqlgpt.cli import main
 from sqlgpt.engines.sql.compiler import Compiler, Statement
 from sqlgpt.engines.sql.dialects import get_dialect
+from sqlgpt.engines.sql.engine import SqlEngine
 from sqlgpt.engines.sql.explain import statements as explain_statements
 from sqlgpt.engines.sql.install import schema_name
 from sqlgpt.engines.sql.script import build_script
@@ -147,16 +148,6 @@ def listing(gpt, sections: list[tuple[str, list[Statement]]]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def cli_sections(gpt) -> list[tuple[str, list[Statement]]]:
-    """The sections cli.cmd_sql prints."""
-    engine = gpt.engine
-    compiler = engine.compiler
-    return [("session tables (once per generation)", compiler.session_tables()),
-            ("each step: the new tokens", [compiler.load_tokens()]),
-            ("each step: the forward pass", engine.step),
-            ("each step: the logits", [compiler.logits(last_only=True)])]
-
-
 def with_compiler(gpt, **options):
     """A compiler of the engine's dialect and schema with `options` (batched, inspect), as
     SqlSession makes one."""
@@ -216,6 +207,7 @@ def _without_pgvector(model_dir: Path) -> SimpleNamespace:
     compiler = Compiler(checkpoint.config, dialect, model_schema(model_dir))
     engine = SimpleNamespace(name="postgres", config=checkpoint.config, dialect=dialect, schema=compiler.w,
                              compiler=compiler, step=compiler.step())
+    engine.describe = lambda: SqlEngine.describe(engine)  # what a loaded engine's describe() gives
     return SimpleNamespace(name=checkpoint.name, config=checkpoint.config, engine=engine, tokenizer=checkpoint.tokenizer)
 
 
@@ -233,7 +225,7 @@ def test_checkpoint_is_deterministic(tiny_dir, model_dir):
 @pytest.mark.parametrize("engine", ENGINES)
 def test_step(engine, loaded, model_dir, databases, capsys, request):
     gpt = loaded(engine)
-    text = listing(gpt, cli_sections(gpt))
+    text = listing(gpt, gpt.engine.describe())
     if engine in ("duckdb", "postgres", "sqlite"):
         # The real CLI, on a database of its own, so the helper cannot drift from cmd_sql.
         database = request.getfixturevalue("pg_dsn") if engine == "postgres" else str(databases / f"cli.{engine}")

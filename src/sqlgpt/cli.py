@@ -415,15 +415,10 @@ def cmd_sql(args: argparse.Namespace) -> None:
         raise SqlgptError("the numpy engine runs no SQL; choose a SQL engine with --engine")
     with _load(args, inspect=args.keep is not None) as gpt:
         engine = gpt.engine
-        compiler = engine.compiler
         print(f"-- sqlgpt: {gpt.name} ({gpt.config.n_params / 1e6:.1f}M parameters) on {engine.name}; "
               f"weights in schema {engine.schema}")
         print("-- $1 is the step's first new position; the token ids arrive as bound parameters.\n")
-        sections = [("session tables (once per generation)", compiler.session_tables()),
-                    ("each step: the new tokens", [compiler.load_tokens()]),
-                    ("each step: the forward pass", engine.step),
-                    ("each step: the logits", [compiler.logits(last_only=True)])]
-        for title, statements in sections:
+        for title, statements in engine.describe():
             print(f"-- ===== {title} =====\n")
             for statement in statements:
                 print(f"-- {statement.comment}\n{statement.sql};\n")

@@ -272,6 +272,14 @@ class SqlEngine(Engine):
     def tables(self) -> SqlTables:
         return SqlTables(self)
 
+    def describe(self) -> list[tuple[str, list[Statement]]]:
+        """Every statement a generation runs, in sections (title, statements): the session's
+        tables, then each step's new tokens, forward pass and logits. What `sqlgpt sql` prints."""
+        return [("session tables (once per generation)", self.compiler.session_tables()),
+                ("each step: the new tokens", [self.compiler.load_tokens()]),
+                ("each step: the forward pass", self.step),
+                ("each step: the logits", [self.compiler.logits(last_only=True)])]
+
     def session(self, batched: bool = False) -> SqlSession:
         """A new session; `batched`: one for `nll_batch` / `top_batch`."""
         if self._db.conn is None:
