@@ -65,22 +65,30 @@ class WeightTable:
     columns: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
 
 
+def folded_matrix(p: Mapping[str, np.ndarray], key: str,
+                  norm: str | None = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """The matrix `key` as rows by output unit, with the layer norm `norm` (if any) folded in
+    (see the module docstring): W' [out, in] in float32, as stored; the row sums of those
+    stored values s [out] in float64 (None without a norm); the bias b' [out] in float64.
+    Both layouts install from this, each in its own column types."""
+    weight = p[key + ".weight"].astype(np.float64)  # [in, out]
+    bias = p[key + ".bias"].astype(np.float64)  # [out]
+    if norm is None:
+        return np.ascontiguousarray(weight.T, np.float32), None, bias
+    gain, shift = p[norm + ".weight"].astype(np.float64), p[norm + ".bias"].astype(np.float64)  # [in]
+    folded = np.ascontiguousarray((gain[:, None] * weight).T, np.float32)  # [out, in]
+    return folded, folded.astype(np.float64).sum(axis=1), bias + shift @ weight
+
+
 def _matrix_table(name: str, key: str, n_in: int, n_out: int, norm: str | None = None) -> WeightTable:
     """Rows (j, w[, s], b) of matrix `key`; with `norm`, that layer norm's gain and bias folded in."""
 
     def columns(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        weight = p[key + ".weight"].astype(np.float64)  # [in, out]
-        bias = p[key + ".bias"].astype(np.float64)  # [out]
-        out = {"j": np.arange(n_out, dtype=np.int32)}
-        if norm is None:
-            return out | {"w": np.ascontiguousarray(weight.T, np.float32), "b": bias.astype(np.float32)}
-        gain, shift = p[norm + ".weight"].astype(np.float64), p[norm + ".bias"].astype(np.float64)  # [in]
-        folded = np.ascontiguousarray((gain[:, None] * weight).T, np.float32)  # [out, in]
-        return out | {
-            "w": folded,
-            "s": folded.astype(np.float64).sum(axis=1).astype(np.float32),  # [out]
-            "b": (bias + shift @ weight).astype(np.float32),  # [out]
-        }
+        w, s, b = folded_matrix(p, key, norm)
+        out = {"j": np.arange(n_out, dtype=np.int32), "w": w}  # in the order of the table's columns
+        if s is not None:
+            out["s"] = s.astype(np.float32)
+        return out | {"b": b.astype(np.float32)}
 
     columns_schema = [("j", "int"), ("w", "vector")] + ([("s", "float")] if norm else []) + [("b", "float")]
     return WeightTable(name, columns_schema, n_out, (n_in + 2) * n_out, columns)

@@ -14,7 +14,7 @@ them so that no vector ever has to be turned from rows into columns the slow way
   columns again. Used for both projections back into the residual stream. The bias is one
   more weight row (`i = n_in`) met by a constant input of 1.
 
-Layer norms fold into the following by-output matrix exactly as in `compiler.py`. The KV
+Layer norms fold into the following by-output matrix by `compiler.folded_matrix`, as there. The KV
 cache keeps one row per (kind, head, position) with the head's channels as columns, so a
 query · key is a 64-term sum. Long sums are nested in balanced groups, because SQLite
 limits an expression's depth to 1000. What this module does not do: anything needing a
@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ...config import GPTConfig
-from .compiler import KEY, QUERY, VALUE, Compiler, Statement, WeightTable
+from .compiler import KEY, QUERY, VALUE, Compiler, Statement, WeightTable, folded_matrix
 from .dialects.base import Dialect
 
 # Bump when these tables' layout changes: installs of another format are redone.
@@ -62,17 +62,15 @@ def _by_output(name: str, key: str, n_in: int, n_out: int, norm: str | None = No
     With `head_size`, each unit also carries which of q/k/v, which head and which channel."""
 
     def fill(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        weight = p[key + ".weight"].astype(np.float64)  # [in, out]
-        bias = p[key + ".bias"].astype(np.float64)  # [out]
+        w, s, b = folded_matrix(p, key, norm)
         j = np.arange(n_out, dtype=np.int64)
-        out: dict[str, np.ndarray] = {"j": j}
+        out: dict[str, np.ndarray] = {"j": j}  # in the order of the table's columns
         if head_size:
             out |= {"kind": j // n_in, "hd": (j % n_in) // head_size, "d": j % head_size}
-        if norm is None:
-            return out | {"w": weight.T, "b": bias}
-        gain, shift = p[norm + ".weight"].astype(np.float64), p[norm + ".bias"].astype(np.float64)  # [in]
-        folded = (gain[:, None] * weight).T.astype(np.float32).astype(np.float64)  # [out, in]
-        return out | {"w": folded, "s": folded.sum(axis=1), "b": bias + shift @ weight}
+        out["w"] = w.astype(np.float64)  # REAL columns hold doubles
+        if s is not None:
+            out["s"] = s
+        return out | {"b": b}
 
     schema = [("j", "int")] + ([("kind", "int"), ("hd", "int"), ("d", "int")] if head_size else [])
     schema += _float_columns("w", n_in) + ([("s", "float")] if norm else []) + [("b", "float")]
