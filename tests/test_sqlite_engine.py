@@ -170,3 +170,16 @@ def test_keep_makes_the_tables_queryable(tiny_dir, tmp_path):
                         "GROUP BY pos, hd").fetchall()
     assert len(sums) == len(IDS) * gpt.config.n_head
     assert all(abs(total - 1) < 1e-9 and later is None for _, _, total, later in sums)
+
+
+def test_the_wide_layout_refuses_a_batched_step(tiny_dir):
+    """Its tables have no sequence column, so a batched step (whose loss groups by sequence)
+    cannot be written for it: the compiler says so rather than write one that fails later."""
+    from sqlgpt.engines.sql.dialects import get_dialect
+    from sqlgpt.engines.sql.layouts import LAYOUTS
+    from sqlgpt.engines.sql.wide import WideCompiler
+
+    config = sqlgpt.load(tiny_dir, engine="numpy").config
+    assert not LAYOUTS["wide"].batched
+    with pytest.raises(ValueError, match="no batched step"):
+        WideCompiler(config, get_dialect("sqlite"), "m_0", batched=True)

@@ -117,6 +117,12 @@ class WideCompiler(Compiler):
     `first`, a SQL expression takes the place of the position parameter.
     """
 
+    def __init__(self, config: GPTConfig, dialect: Dialect, schema: str, inspect: bool = False,
+                 first: str | None = None, batched: bool = False) -> None:
+        if batched:  # its tables have no seq column (layouts.py: the wide layout is not batched)
+            raise ValueError("the wide layout has no batched step")
+        super().__init__(config, dialect, schema, inspect=inspect, first=first)
+
     def weights(self, table: str) -> str:
         """A weight table's qualified name."""
         return self.d.qualify(self.w, table)
