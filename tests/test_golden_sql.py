@@ -271,8 +271,7 @@ def test_explain(engine, loaded, model_dir):
     gpt = loaded(engine)
     compiler = with_compiler(gpt, inspect=True)
     vocab = gpt.tokenizer.vocab_size
-    measurements = explain_statements(gpt.config, gpt.engine.dialect, gpt.engine.schema, min(TOP_K, vocab - 1), vocab,
-                                      TEMPERATURES)  # as GPT.explain calls it
+    measurements = explain_statements(compiler, min(TOP_K, vocab - 1), vocab, TEMPERATURES)  # as GPT.explain calls it
     text = listing(gpt, [
         ("inspecting session tables", compiler.session_tables()),
         ("the inspecting forward pass", compiler.step()),

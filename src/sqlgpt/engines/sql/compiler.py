@@ -233,11 +233,13 @@ class Compiler:
             f"JOIN {w}.wpe p ON p.j = t.pos WHERE t.pos >= {self.first}",
         )
 
-    def norm_stats(self, source: str) -> str:
-        """SELECT [seq,] pos, x, mu, r: a layer norm's mean and 1/√(var + ε) of each new row of `source`."""
+    def norm_stats(self, source: str, keys: str | None = None) -> str:
+        """SELECT keys, x, mu, r: a layer norm's mean and 1/√(var + ε) of each row of `source`
+        (a table or an aliased subquery); by default, of its new positions ([seq,] pos)."""
         d, eps = self.d, repr(float(self.config.layer_norm_epsilon))
-        return (f"SELECT {self.keys()}, x, {d.vector_mean('x')} AS mu, 1.0 / sqrt({d.vector_var('x')} + {eps}) AS r "
-                f"FROM {source} WHERE pos >= {self.first}")
+        if keys is None:
+            keys, source = self.keys(), f"{source} WHERE pos >= {self.first}"
+        return f"SELECT {keys}, x, {d.vector_mean('x')} AS mu, 1.0 / sqrt({d.vector_var('x')} + {eps}) AS r FROM {source}"
 
     def normed_matvec(self, table: str, stats: str, slot_width: int | None = None,
                       activation: Callable[[str], str] | None = None) -> str:
@@ -315,11 +317,17 @@ JOIN resid r ON {self.same_position('r', 'f')} GROUP BY {self.keys('f')}""",
                 f"SELECT pos, hd, kpos, {exp} / sum({exp}) OVER (PARTITION BY pos, hd) FROM peaks"))
         return statements
 
-    def final_norm(self) -> Statement:
-        d, L = self.d, self.config.n_layer
+    def final_norm_of(self, stats: str, keys: list[str]) -> str:
+        """SELECT keys, xn: the rows of `stats` (keys, x, mu, r, from `norm_stats`) through
+        the final layer norm. The step norms the last stream with it; explain, every stream."""
+        d = self.d
         normed = d.map_vectors(["s.xc", "n.g", "n.b"], lambda a, g, b: f"{a} * s.r * {g} + {b}")
-        centred = f"SELECT {self.keys()}, {d.map_vectors(['x'], lambda v: f'{v} - mu')} AS xc, r FROM {d.fence(self.norm_stats(f'x{L}'))} n"
-        return Statement("final layer norm", f"INSERT INTO final SELECT {self.keys('s')}, {normed} FROM ({centred}) s, {self.w}.ln_f n")
+        centred = f"SELECT {', '.join(keys)}, {d.map_vectors(['x'], lambda v: f'{v} - mu')} AS xc, r FROM {d.fence(stats)} n"
+        return f"SELECT {', '.join('s.' + key for key in keys)}, {normed} AS xn FROM ({centred}) s, {self.w}.ln_f n"
+
+    def final_norm(self) -> Statement:
+        stats = self.norm_stats(f"x{self.config.n_layer}")
+        return Statement("final layer norm", f"INSERT INTO final {self.final_norm_of(stats, [c for c, _ in self.key_columns()])}")
 
     def logits(self, last_only: bool) -> Statement:
         """Logits as long rows ([seq,] pos, j, logit) from position $1 on (only $1 if

@@ -314,9 +314,7 @@ class SqlEngine(Engine):
         try:
             with SqlSession(self, inspect=True) as session:
                 session.forward(ids)  # leaves the streams x0..xL and attn{l} in the session's tables
-                measurements = explain_sql.statements(self.config, self.dialect, self.schema, top_k, vocab_size,
-                                                      temperatures)
-                session._run(measurements)
+                session._run(explain_sql.statements(session.compiler, top_k, vocab_size, temperatures))
                 read = {name: self.dialect.fetch_columns(session._run([query]))
                         for name, query in explain_sql.read_back(self.config).items()}
                 return explain_sql.inspection(read, self.config, len(ids), top_k=top_k, temperatures=temperatures,

@@ -27,8 +27,7 @@ import numpy as np
 
 from ...config import GPTConfig
 from ..base import Inspection
-from .compiler import Statement
-from .dialects.base import Dialect
+from .compiler import Compiler, Statement
 
 
 def _top_softmax(source: str, groups: str, k: int) -> str:
@@ -41,20 +40,17 @@ def _top_softmax(source: str, groups: str, k: int) -> str:
 WHERE rank <= {k}"""
 
 
-def statements(config: GPTConfig, d: Dialect, schema: str, top_k: int, vocab_size: int,
-               temperatures: Sequence[float]) -> list[Statement]:
-    """The statements creating the four measurement tables, for a session that has run."""
-    L, k, V, w = config.n_layer, int(top_k), int(vocab_size), schema
-    eps = repr(float(config.layer_norm_epsilon))
+def statements(compiler: Compiler, top_k: int, vocab_size: int, temperatures: Sequence[float]) -> list[Statement]:
+    """The statements creating the four measurement tables, for a session that has run the
+    step `compiler` writes."""
+    config, d, w = compiler.config, compiler.d, compiler.w
+    L, k, V = config.n_layer, int(top_k), int(vocab_size)
 
     norms = " UNION ALL ".join(f"SELECT {l} AS layer, pos, sqrt({d.dot('x', 'x')}) AS norm FROM x{l}" for l in range(L + 1))
 
-    # The final layer norm applied to every stream, as the compiler applies it to the last one.
+    # The final layer norm applied to every stream, as the step applies it to the last one.
     streams = " UNION ALL ".join(f"SELECT {l} AS layer, pos, x FROM x{l}" for l in range(1, L + 1))
-    stats = f"SELECT layer, pos, x, {d.vector_mean('x')} AS mu, 1.0 / sqrt({d.vector_var('x')} + {eps}) AS r FROM ({streams}) s"
-    centred = f"SELECT layer, pos, {d.map_vectors(['x'], lambda v: f'{v} - mu')} AS xc, r FROM {d.fence(stats)} t"
-    normed = (f"SELECT s.layer, s.pos, {d.map_vectors(['s.xc', 'n.g', 'n.b'], lambda a, g, b: f'{a} * s.r * {g} + {b}')} "
-              f"AS xn FROM ({centred}) s, {w}.ln_f n")
+    normed = compiler.final_norm_of(compiler.norm_stats(f"({streams}) s", keys="layer, pos"), ["layer", "pos"])
     # Fenced, so the norm is computed once per stream, not once per (stream, token) pair.
     lens_logits = (f"SELECT n.layer, n.pos, e.j, {d.dot('e.w', 'n.xn')} AS score "
                    f"FROM {w}.wte e, {d.fence(normed)} n WHERE e.j < {V}")
