@@ -128,7 +128,7 @@ INSERT INTO attn1 WITH scores AS (SELECT q.pos, q.hd, k.pos AS kpos, list_dot_pr
 SELECT pos, hd, kpos, CASE WHEN visible THEN exp(s - m) ELSE 0 END / sum(CASE WHEN visible THEN exp(s - m) ELSE 0 END) OVER (PARTITION BY pos, hd) FROM peaks;
 
 -- final layer norm
-INSERT INTO final SELECT s.pos, CAST(list_transform(list_zip(s.xc, n.g, n.b), lambda z: z[1] * s.r * z[2] + z[3]) AS FLOAT[]) FROM (SELECT pos, CAST(list_transform(x, lambda v: v - mu) AS FLOAT[]) AS xc, r FROM (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM x2 WHERE pos >= $1) n) s, m_<schema>.ln_f n;
+INSERT INTO final SELECT s.pos, CAST(list_transform(list_zip(s.xc, n.g, n.b), lambda z: z[1] * s.r * z[2] + z[3]) AS FLOAT[]) AS xn FROM (SELECT pos, CAST(list_transform(x, lambda v: v - mu) AS FLOAT[]) AS xc, r FROM (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM x2 WHERE pos >= $1) n) s, m_<schema>.ln_f n;
 
 -- ===== the measurements =====
 
@@ -138,7 +138,7 @@ SELECT 0 AS layer, pos, sqrt(list_dot_product(x, x)) AS norm FROM x0 UNION ALL S
 
 -- the logit lens: every block's output read as if it were the last
 CREATE TEMP TABLE lens AS
-WITH logits AS (SELECT n.layer, n.pos, e.j, list_dot_product(e.w, n.xn) AS score FROM m_<schema>.wte e, (SELECT s.layer, s.pos, CAST(list_transform(list_zip(s.xc, n.g, n.b), lambda z: z[1] * s.r * z[2] + z[3]) AS FLOAT[]) AS xn FROM (SELECT layer, pos, CAST(list_transform(x, lambda v: v - mu) AS FLOAT[]) AS xc, r FROM (SELECT layer, pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM (SELECT 1 AS layer, pos, x FROM x1 UNION ALL SELECT 2 AS layer, pos, x FROM x2) s) t) s, m_<schema>.ln_f n) n WHERE e.j < 265)
+WITH logits AS (SELECT n.layer, n.pos, e.j, list_dot_product(e.w, n.xn) AS score FROM m_<schema>.wte e, (SELECT s.layer, s.pos, CAST(list_transform(list_zip(s.xc, n.g, n.b), lambda z: z[1] * s.r * z[2] + z[3]) AS FLOAT[]) AS xn FROM (SELECT layer, pos, CAST(list_transform(x, lambda v: v - mu) AS FLOAT[]) AS xc, r FROM (SELECT layer, pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM (SELECT 1 AS layer, pos, x FROM x1 UNION ALL SELECT 2 AS layer, pos, x FROM x2) s) n) s, m_<schema>.ln_f n) n WHERE e.j < 265)
 SELECT layer, pos, rank, j AS token, p FROM (
   SELECT layer, pos, j, exp(score - m) / sum(exp(score - m)) OVER (PARTITION BY layer, pos) AS p,
          row_number() OVER (PARTITION BY layer, pos ORDER BY score DESC, j) AS rank

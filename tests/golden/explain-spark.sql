@@ -120,7 +120,7 @@ INSERT INTO attn1 WITH scores AS (SELECT q.pos, q.hd, k.pos AS kpos, aggregate(z
 SELECT pos, hd, kpos, CASE WHEN visible THEN exp(s - m) ELSE 0 END / sum(CASE WHEN visible THEN exp(s - m) ELSE 0 END) OVER (PARTITION BY pos, hd) FROM peaks;
 
 -- final layer norm
-INSERT INTO final SELECT s.pos, transform(s.xc, (v_, i_) -> v_ * s.r * n.g[i_] + n.b[i_]) FROM (SELECT pos, transform(x, (v_, i_) -> v_ - mu) AS xc, r FROM (SELECT pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM x2 WHERE pos >= :p1) n) s, m_<schema>.ln_f n;
+INSERT INTO final SELECT s.pos, transform(s.xc, (v_, i_) -> v_ * s.r * n.g[i_] + n.b[i_]) AS xn FROM (SELECT pos, transform(x, (v_, i_) -> v_ - mu) AS xc, r FROM (SELECT pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM x2 WHERE pos >= :p1) n) s, m_<schema>.ln_f n;
 
 -- ===== the measurements =====
 
@@ -130,7 +130,7 @@ SELECT 0 AS layer, pos, sqrt(aggregate(zip_with(x, x, (a_, b_) -> a_ * b_), 0D, 
 
 -- the logit lens: every block's output read as if it were the last
 CREATE TABLE lens USING parquet AS
-WITH logits AS (SELECT n.layer, n.pos, e.j, aggregate(zip_with(e.w, n.xn, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) AS score FROM m_<schema>.wte e, (SELECT s.layer, s.pos, transform(s.xc, (v_, i_) -> v_ * s.r * n.g[i_] + n.b[i_]) AS xn FROM (SELECT layer, pos, transform(x, (v_, i_) -> v_ - mu) AS xc, r FROM (SELECT layer, pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM (SELECT 1 AS layer, pos, x FROM x1 UNION ALL SELECT 2 AS layer, pos, x FROM x2) s) t) s, m_<schema>.ln_f n) n WHERE e.j < 265)
+WITH logits AS (SELECT n.layer, n.pos, e.j, aggregate(zip_with(e.w, n.xn, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) AS score FROM m_<schema>.wte e, (SELECT s.layer, s.pos, transform(s.xc, (v_, i_) -> v_ * s.r * n.g[i_] + n.b[i_]) AS xn FROM (SELECT layer, pos, transform(x, (v_, i_) -> v_ - mu) AS xc, r FROM (SELECT layer, pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM (SELECT 1 AS layer, pos, x FROM x1 UNION ALL SELECT 2 AS layer, pos, x FROM x2) s) n) s, m_<schema>.ln_f n) n WHERE e.j < 265)
 SELECT layer, pos, rank, j AS token, p FROM (
   SELECT layer, pos, j, exp(score - m) / sum(exp(score - m)) OVER (PARTITION BY layer, pos) AS p,
          row_number() OVER (PARTITION BY layer, pos ORDER BY score DESC, j) AS rank

@@ -415,7 +415,7 @@ FROM (SELECT f.pos, m.j, list_dot_product(m.w, f.y) + m.b AS v FROM m_<schema>.h
 JOIN resid r ON r.pos = f.pos GROUP BY f.pos;
 -- step_08: final layer norm
 CREATE TEMP VIEW step_08 AS
-SELECT s.pos, CAST(list_transform(list_zip(s.xc, n.g, n.b), lambda z: z[1] * s.r * z[2] + z[3]) AS FLOAT[]) FROM (SELECT pos, CAST(list_transform(x, lambda v: v - mu) AS FLOAT[]) AS xc, r FROM (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM x2 WHERE pos >= (SELECT pos FROM step_start)) n) s, m_<schema>.ln_f n;
+SELECT s.pos, CAST(list_transform(list_zip(s.xc, n.g, n.b), lambda z: z[1] * s.r * z[2] + z[3]) AS FLOAT[]) AS xn FROM (SELECT pos, CAST(list_transform(x, lambda v: v - mu) AS FLOAT[]) AS xc, r FROM (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM x2 WHERE pos >= (SELECT pos FROM step_start)) n) s, m_<schema>.ln_f n;
 -- pick: the next token, greedily: the highest logit, the lower id of equals (NumPy's argmax)
 CREATE TEMP VIEW pick AS
 SELECT (SELECT count(*) FROM picked), l.j FROM (SELECT f.pos, e.j, list_dot_product(e.w, f.xn) AS logit FROM m_<schema>.wte e, final f WHERE f.pos = (SELECT max(pos) FROM tokens)) l WHERE l.j < 265 AND NOT EXISTS (SELECT 1 FROM picked WHERE token = 264)

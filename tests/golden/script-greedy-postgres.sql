@@ -422,7 +422,7 @@ FROM (SELECT f.pos, m.j, inner_product(m.w, f.y) + m.b AS v FROM m_<schema>.h1_m
 JOIN resid r ON r.pos = f.pos GROUP BY f.pos;
 -- step_08: final layer norm
 PREPARE step_08 AS
-INSERT INTO final SELECT s.pos, (SELECT CAST(array_agg(CAST(u.a0 * s.r * u.a1 + u.a2 AS real) ORDER BY u.i) AS vector) FROM unnest(CAST(s.xc AS real[]), CAST(n.g AS real[]), CAST(n.b AS real[])) WITH ORDINALITY AS u(a0, a1, a2, i)) FROM (SELECT pos, (SELECT CAST(array_agg(CAST(u.a0 - mu AS real) ORDER BY u.i) AS vector) FROM unnest(CAST(x AS real[])) WITH ORDINALITY AS u(a0, i)) AS xc, r FROM (SELECT pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM x2 WHERE pos >= (SELECT pos FROM step_start) OFFSET 0) n) s, m_<schema>.ln_f n;
+INSERT INTO final SELECT s.pos, (SELECT CAST(array_agg(CAST(u.a0 * s.r * u.a1 + u.a2 AS real) ORDER BY u.i) AS vector) FROM unnest(CAST(s.xc AS real[]), CAST(n.g AS real[]), CAST(n.b AS real[])) WITH ORDINALITY AS u(a0, a1, a2, i)) AS xn FROM (SELECT pos, (SELECT CAST(array_agg(CAST(u.a0 - mu AS real) ORDER BY u.i) AS vector) FROM unnest(CAST(x AS real[])) WITH ORDINALITY AS u(a0, i)) AS xc, r FROM (SELECT pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM x2 WHERE pos >= (SELECT pos FROM step_start) OFFSET 0) n) s, m_<schema>.ln_f n;
 -- pick: the next token, greedily: the highest logit, the lower id of equals (NumPy's argmax)
 PREPARE pick AS
 INSERT INTO picked

@@ -121,7 +121,7 @@ FROM (SELECT f.seq, f.pos, m.j, list_dot_product(m.w, f.y) + m.b AS v FROM m_<sc
 JOIN resid r ON r.pos = f.pos AND r.seq = f.seq GROUP BY f.seq, f.pos;
 
 -- final layer norm
-INSERT INTO final SELECT s.seq, s.pos, CAST(list_transform(list_zip(s.xc, n.g, n.b), lambda z: z[1] * s.r * z[2] + z[3]) AS FLOAT[]) FROM (SELECT seq, pos, CAST(list_transform(x, lambda v: v - mu) AS FLOAT[]) AS xc, r FROM (SELECT seq, pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM x2 WHERE pos >= $1) n) s, m_<schema>.ln_f n;
+INSERT INTO final SELECT s.seq, s.pos, CAST(list_transform(list_zip(s.xc, n.g, n.b), lambda z: z[1] * s.r * z[2] + z[3]) AS FLOAT[]) AS xn FROM (SELECT seq, pos, CAST(list_transform(x, lambda v: v - mu) AS FLOAT[]) AS xc, r FROM (SELECT seq, pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM x2 WHERE pos >= $1) n) s, m_<schema>.ln_f n;
 
 -- ===== each batch: the loss of every sequence =====
 

@@ -121,7 +121,7 @@ FROM (SELECT f.seq, f.pos, m.j, (SELECT sum(CAST(u.a AS double precision) * u.b)
 JOIN resid r ON r.pos = f.pos AND r.seq = f.seq GROUP BY f.seq, f.pos;
 
 -- final layer norm
-INSERT INTO final SELECT s.seq, s.pos, (SELECT CAST(array_agg(CAST(u.a0 * s.r * u.a1 + u.a2 AS real) ORDER BY u.i) AS real[]) FROM unnest(CAST(s.xc AS real[]), CAST(n.g AS real[]), CAST(n.b AS real[])) WITH ORDINALITY AS u(a0, a1, a2, i)) FROM (SELECT seq, pos, (SELECT CAST(array_agg(CAST(u.a0 - mu AS real) ORDER BY u.i) AS real[]) FROM unnest(CAST(x AS real[])) WITH ORDINALITY AS u(a0, i)) AS xc, r FROM (SELECT seq, pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM x2 WHERE pos >= %(p1)s OFFSET 0) n) s, m_<schema>.ln_f n;
+INSERT INTO final SELECT s.seq, s.pos, (SELECT CAST(array_agg(CAST(u.a0 * s.r * u.a1 + u.a2 AS real) ORDER BY u.i) AS real[]) FROM unnest(CAST(s.xc AS real[]), CAST(n.g AS real[]), CAST(n.b AS real[])) WITH ORDINALITY AS u(a0, a1, a2, i)) AS xn FROM (SELECT seq, pos, (SELECT CAST(array_agg(CAST(u.a0 - mu AS real) ORDER BY u.i) AS real[]) FROM unnest(CAST(x AS real[])) WITH ORDINALITY AS u(a0, i)) AS xc, r FROM (SELECT seq, pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM x2 WHERE pos >= %(p1)s OFFSET 0) n) s, m_<schema>.ln_f n;
 
 -- ===== each batch: the loss of every sequence =====
 

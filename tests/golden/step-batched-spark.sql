@@ -121,7 +121,7 @@ FROM (SELECT f.seq, f.pos, m.j, aggregate(zip_with(m.w, f.y, (a_, b_) -> a_ * b_
 JOIN resid r ON r.pos = f.pos AND r.seq = f.seq GROUP BY f.seq, f.pos;
 
 -- final layer norm
-INSERT INTO final SELECT s.seq, s.pos, transform(s.xc, (v_, i_) -> v_ * s.r * n.g[i_] + n.b[i_]) FROM (SELECT seq, pos, transform(x, (v_, i_) -> v_ - mu) AS xc, r FROM (SELECT seq, pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM x2 WHERE pos >= :p1) n) s, m_<schema>.ln_f n;
+INSERT INTO final SELECT s.seq, s.pos, transform(s.xc, (v_, i_) -> v_ * s.r * n.g[i_] + n.b[i_]) AS xn FROM (SELECT seq, pos, transform(x, (v_, i_) -> v_ - mu) AS xc, r FROM (SELECT seq, pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM x2 WHERE pos >= :p1) n) s, m_<schema>.ln_f n;
 
 -- ===== each batch: the loss of every sequence =====
 

@@ -111,7 +111,7 @@ FROM (SELECT f.pos, m.j, list_dot_product(m.w, f.y) + m.b AS v FROM m_<schema>.h
 JOIN resid r ON r.pos = f.pos GROUP BY f.pos;
 
 -- final layer norm
-INSERT INTO final SELECT s.pos, CAST(list_transform(list_zip(s.xc, n.g, n.b), lambda z: z[1] * s.r * z[2] + z[3]) AS FLOAT[]) FROM (SELECT pos, CAST(list_transform(x, lambda v: v - mu) AS FLOAT[]) AS xc, r FROM (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM x2 WHERE pos >= $1) n) s, m_<schema>.ln_f n;
+INSERT INTO final SELECT s.pos, CAST(list_transform(list_zip(s.xc, n.g, n.b), lambda z: z[1] * s.r * z[2] + z[3]) AS FLOAT[]) AS xn FROM (SELECT pos, CAST(list_transform(x, lambda v: v - mu) AS FLOAT[]) AS xc, r FROM (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM x2 WHERE pos >= $1) n) s, m_<schema>.ln_f n;
 
 -- ===== each step: the logits =====
 

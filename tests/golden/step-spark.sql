@@ -103,7 +103,7 @@ FROM (SELECT f.pos, m.j, aggregate(zip_with(m.w, f.y, (a_, b_) -> a_ * b_), 0D, 
 JOIN resid r ON r.pos = f.pos GROUP BY f.pos;
 
 -- final layer norm
-INSERT INTO final SELECT s.pos, transform(s.xc, (v_, i_) -> v_ * s.r * n.g[i_] + n.b[i_]) FROM (SELECT pos, transform(x, (v_, i_) -> v_ - mu) AS xc, r FROM (SELECT pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM x2 WHERE pos >= :p1) n) s, m_<schema>.ln_f n;
+INSERT INTO final SELECT s.pos, transform(s.xc, (v_, i_) -> v_ * s.r * n.g[i_] + n.b[i_]) AS xn FROM (SELECT pos, transform(x, (v_, i_) -> v_ - mu) AS xc, r FROM (SELECT pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM x2 WHERE pos >= :p1) n) s, m_<schema>.ln_f n;
 
 -- ===== each step: the logits =====
 
