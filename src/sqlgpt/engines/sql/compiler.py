@@ -116,10 +116,19 @@ def weight_tables(config: GPTConfig) -> list[WeightTable]:
 
 @dataclasses.dataclass(frozen=True)
 class Statement:
-    """One SQL statement of a step, with a comment saying what it computes."""
+    """One SQL statement of a step, with a comment saying what it computes. An INSERT of a
+    query's rows also carries its parts, `target` and `query`, for callers that run the query
+    another way (the standalone script makes views of them): no one parses `sql` back."""
 
     comment: str
     sql: str
+    target: str | None = None  # the table an INSERT writes
+    query: str | None = None  # the query whose rows it writes
+
+    @classmethod
+    def insert(cls, comment: str, target: str, query: str, separator: str = " ") -> Statement:
+        """INSERT INTO `target` the rows of `query`."""
+        return cls(comment, f"INSERT INTO {target}{separator}{query}", target, query)
 
 
 class Compiler:
@@ -227,9 +236,9 @@ class Compiler:
     def embed(self) -> Statement:
         d, w = self.d, self.w
         x = d.map_vectors(["e.w", "p.w"], lambda a, b: f"{a} + {b}")
-        return Statement(
-            "token embedding + position embedding: the residual stream x0",
-            f"INSERT INTO x0 SELECT {self.keys('t')}, {x} FROM tokens t JOIN {w}.wte e ON e.j = t.token "
+        return Statement.insert(
+            "token embedding + position embedding: the residual stream x0", "x0",
+            f"SELECT {self.keys('t')}, {x} FROM tokens t JOIN {w}.wte e ON e.j = t.token "
             f"JOIN {w}.wpe p ON p.j = t.pos WHERE t.pos >= {self.first}",
         )
 
@@ -272,12 +281,12 @@ class Compiler:
         d, cfg, w = self.d, self.config, self.w
         D = cfg.head_size
         H = cfg.n_head
-        qkv = Statement(
-            f"layer {l}: layer norm 1 and the QKV projection; cache each head's query, key and value",
-            f"INSERT INTO cache{l}\n"
+        qkv = Statement.insert(
+            f"layer {l}: layer norm 1 and the QKV projection; cache each head's query, key and value", f"cache{l}",
             f"SELECT {d.int_div('slot', H)} AS kind, {d.mod('slot', H)} AS hd, {self.keys()}, y AS vec FROM (\n  "
             + self.normed_matvec(f"h{l}_qkv", d.fence(self.norm_stats(f"x{l}")), slot_width=D)
             + "\n) y",
+            separator="\n",
         )
         statements = [qkv]
         if not self.values_view:  # (a view of the cache has them already)
@@ -287,10 +296,9 @@ class Compiler:
         gelu = lambda y: f"0.5 * {y} * (1 + tanh(0.7978845608028654 * ({y} + 0.044715 * {y} * {y} * {y})))"  # noqa: E731
         exp = "CASE WHEN visible THEN exp(s - m) ELSE 0 END"
         key = self.keys()
-        attention = Statement(
-            f"layer {l}: causal self-attention, projection + residual, then the MLP + residual",
-            f"""INSERT INTO x{l + 1}
-WITH
+        attention = Statement.insert(
+            f"layer {l}: causal self-attention, projection + residual, then the MLP + residual", f"x{l + 1}",
+            f"""WITH
   -- each new query against every cached key of its head; later keys are masked out
   {self.attention_scores(l)},
   -- softmax, stable: exp of (score - the row's maximum); masked keys weigh 0
@@ -308,12 +316,13 @@ WITH
 SELECT {self.keys('f')}, {d.collect_plus("f.v", 'f.j', 'r.x')}
 FROM {d.fence(f"SELECT {self.keys('f')}, m.j, {d.dot('m.w', 'f.y')} + m.b AS v FROM {w}.h{l}_mlp_proj m, fc f")} f
 JOIN resid r ON {self.same_position('r', 'f')} GROUP BY {self.keys('f')}""",
+            separator="\n",
         )
         statements.append(attention)
         if self.inspect:
-            statements.append(Statement(
-                f"layer {l}: record the attention weights (for inspection only)",
-                f"INSERT INTO attn{l} WITH {self.attention_scores(l)}\n"
+            statements.append(Statement.insert(
+                f"layer {l}: record the attention weights (for inspection only)", f"attn{l}",
+                f"WITH {self.attention_scores(l)}\n"
                 f"SELECT pos, hd, kpos, {exp} / sum({exp}) OVER (PARTITION BY pos, hd) FROM peaks"))
         return statements
 
@@ -327,7 +336,7 @@ JOIN resid r ON {self.same_position('r', 'f')} GROUP BY {self.keys('f')}""",
 
     def final_norm(self) -> Statement:
         stats = self.norm_stats(f"x{self.config.n_layer}")
-        return Statement("final layer norm", f"INSERT INTO final {self.final_norm_of(stats, [c for c, _ in self.key_columns()])}")
+        return Statement.insert("final layer norm", "final", self.final_norm_of(stats, [c for c, _ in self.key_columns()]))
 
     def logits(self, last_only: bool) -> Statement:
         """Logits as long rows ([seq,] pos, j, logit) from position $1 on (only $1 if

@@ -157,10 +157,9 @@ class _Shell:
         time; other statements are written out at each token. (SQLite's SQL has no PREPARE,
         and DuckDB 1.5 plans a prepared statement whose position is a subquery with the
         statistics of its tables then, empty: the positions it writes are garbage.)"""
-        m = re.fullmatch(r"INSERT INTO (\w+)\s+(.*)", statement.sql, re.S)
-        if m is None:
+        if statement.target is None:
             return None, statement.sql
-        return f"CREATE TEMP VIEW {name} AS\n{m.group(2)}", f"INSERT INTO {m.group(1)} SELECT * FROM {name}"
+        return f"CREATE TEMP VIEW {name} AS\n{statement.query}", f"INSERT INTO {statement.target} SELECT * FROM {name}"
 
     def literal(self, text: str) -> str:
         """`text` as a SQL string expression; see the module docstring."""
@@ -456,14 +455,13 @@ def _pick_statement(shell: _Shell, logits: str, vocab_size: int, eot: int | None
     step = "(SELECT count(*) FROM picked)"
     not_stopped = "" if eot is None else f" AND NOT EXISTS (SELECT 1 FROM picked WHERE token = {eot})"
     if temperature == 0:
-        return Statement("the next token, greedily: the highest logit, the lower id of equals (NumPy's argmax)",
-                         f"INSERT INTO picked\nSELECT {step}, l.j FROM ({logits}) l WHERE l.j < {vocab_size}{not_stopped}\n"
-                         f"ORDER BY l.logit DESC, l.j LIMIT 1")
+        return Statement.insert("the next token, greedily: the highest logit, the lower id of equals (NumPy's argmax)",
+                                "picked", f"SELECT {step}, l.j FROM ({logits}) l WHERE l.j < {vocab_size}{not_stopped}\n"
+                                f"ORDER BY l.logit DESC, l.j LIMIT 1", separator="\n")
     d, m, last = shell.double_type, materialized, vocab_size - 1
-    return Statement(
+    return Statement.insert(
         f"the next token, sampled at temperature {temperature!r} as sqlgpt's sampler: softmax, cumulative sum, and "
-        f"the first token whose sum passes the step's draw times the total", f"""INSERT INTO picked
-WITH
+        f"the first token whose sum passes the step's draw times the total", "picked", f"""WITH
   l AS {m}(SELECT j, CAST({shell.as_float32('logit')} AS {d}) / {_exact_double(shell, temperature)} AS z FROM ({logits}) a WHERE j < {vocab_size}),
   e AS {m}(SELECT j, exp(z - (SELECT max(z) FROM l)) AS e FROM l),
   p AS {m}(SELECT j, e / (SELECT sum(e) FROM e) AS p FROM e),
@@ -472,7 +470,7 @@ WITH
   x AS (SELECT CAST(m AS {d}) / CAST({TWO_TO_53} AS {d}) * (SELECT c FROM cum WHERE j = {last}) AS x
         FROM draws WHERE k = {step})
 SELECT {step}, coalesce((SELECT min(cum.j) FROM cum, x WHERE cum.c > x.x), {last})
-WHERE TRUE{not_stopped}""")
+WHERE TRUE{not_stopped}""", separator="\n")
 
 
 def build_script(checkpoint: Checkpoint, dialect: str, prompt: str, max_new_tokens: int, *,

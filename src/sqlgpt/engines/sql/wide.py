@@ -155,9 +155,9 @@ class WideCompiler(Compiler):
     def embed(self) -> Statement:
         C = self.config.n_embd
         x = ", ".join(f"e.w{k} + p.w{k}" for k in range(C))
-        return Statement(
-            "token embedding + position embedding: the residual stream x0",
-            f"INSERT INTO x0 SELECT t.pos, {x} FROM tokens t JOIN {self.weights('wte')} e ON e.j = t.token "
+        return Statement.insert(
+            "token embedding + position embedding: the residual stream x0", "x0",
+            f"SELECT t.pos, {x} FROM tokens t JOIN {self.weights('wte')} e ON e.j = t.token "
             f"JOIN {self.weights('wpe')} p ON p.j = t.pos WHERE t.pos >= {self.first}",
         )
 
@@ -199,20 +199,20 @@ class WideCompiler(Compiler):
         cfg, m = self.config, self.d.materialized
         C, D = cfg.n_embd, cfg.head_size
         pivot = ", ".join(f"max(CASE WHEN d = {k} THEN y END) AS c{k}" for k in range(D))
-        qkv = Statement(
-            f"layer {l}: layer norm 1 and the QKV projection; cache each head's query, key and value",
-            f"INSERT INTO cache{l}\nWITH\n  {self.norm_ctes('n', f'(SELECT * FROM x{l} WHERE pos >= {self.first})')},\n"
+        qkv = Statement.insert(
+            f"layer {l}: layer norm 1 and the QKV projection; cache each head's query, key and value", f"cache{l}",
+            f"WITH\n  {self.norm_ctes('n', f'(SELECT * FROM x{l} WHERE pos >= {self.first})')},\n"
             f"  y AS {m}({self.by_output(f'h{l}_qkv', 'n', extra=', m.kind, m.hd, m.d')})\n"
             f"SELECT kind, hd, pos, {pivot} FROM y GROUP BY kind, hd, pos",
+            separator="\n",
         )
         weighted = ", ".join(f"sum(p.e * v.c{k}) / sum(p.e) AS a{k}" for k in range(D))
         unpivot = " ".join(f"WHEN {k} THEN a.a{k}" for k in range(D))
         gelu = "0.5 * f.y * (1 + tanh(0.7978845608028654 * (f.y + 0.044715 * f.y * f.y * f.y)))"
         plus = lambda a, b: ", ".join(f"{a}{k} + {b}{k} AS x{k}" for k in range(C))  # noqa: E731
-        attention = Statement(
-            f"layer {l}: causal self-attention, projection + residual, then the MLP + residual",
-            f"""INSERT INTO x{l + 1}
-WITH
+        attention = Statement.insert(
+            f"layer {l}: causal self-attention, projection + residual, then the MLP + residual", f"x{l + 1}",
+            f"""WITH
   -- each new query against the cached keys of its head up to its own position; stable softmax
   {self.attention_scores(l)},
   -- each head's output: the softmax weights · the values, one column per channel
@@ -230,22 +230,24 @@ WITH
   fc AS {m}(SELECT f.pos, f.j AS i, {gelu} AS v FROM pre f)
 -- the MLP's projection (by input, bias included), plus the residual stream: the next layer's input
 SELECT p.pos, {plus('p.y', 'r.x')} FROM ({self.by_input(f'h{l}_mlp_proj', 'fc', 4 * C)}) p JOIN resid r ON r.pos = p.pos""",
+            separator="\n",
         )
         statements = [qkv, attention]
         if self.inspect:
-            statements.append(Statement(
-                f"layer {l}: record the attention weights (for inspection only)",
-                f"INSERT INTO attn{l} WITH {self.attention_scores(l)}\n"
+            statements.append(Statement.insert(
+                f"layer {l}: record the attention weights (for inspection only)", f"attn{l}",
+                f"WITH {self.attention_scores(l)}\n"
                 f"SELECT pos, hd, kpos, e / sum(e) OVER (PARTITION BY pos, hd) FROM peaks"))
         return statements
 
     def final_norm(self) -> Statement:
         C, L = self.config.n_embd, self.config.n_layer
         normed = ", ".join(f"(n.x{k} - n.mu) * n.r * f.g{k} + f.b{k}" for k in range(C))
-        return Statement(
-            "final layer norm",
-            f"INSERT INTO final\nWITH\n  {self.norm_ctes('n', f'(SELECT * FROM x{L} WHERE pos >= {self.first})')}\n"
+        return Statement.insert(
+            "final layer norm", "final",
+            f"WITH\n  {self.norm_ctes('n', f'(SELECT * FROM x{L} WHERE pos >= {self.first})')}\n"
             f"SELECT n.pos, {normed} FROM n, {self.weights('ln_f')} f",
+            separator="\n",
         )
 
     def logits(self, last_only: bool) -> Statement:
