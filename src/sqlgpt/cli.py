@@ -23,10 +23,10 @@ from pathlib import Path
 
 from . import ENGINES, Tokenizer, load
 from .engines import DEFAULT_ENGINE, SQL_ENGINES
-from .errors import SqlgptError
-from .gpt import GPT
 from .engines.sql.engine import INSPECT_SCHEMA
 from .engines.sql.script import DIALECTS as SCRIPT_DIALECTS, build_script, run_command
+from .errors import SqlgptError
+from .gpt import GPT
 from .models import DEFAULT_MODEL, open_checkpoint
 from .report import render_text, write_html
 from .train.model import DEFAULT_VOCAB_SIZE, MIN_CHARS, TrainingOptions, TrainingRun, split_text

@@ -33,9 +33,9 @@ from itertools import pairwise
 
 import regex
 
+from ..bytelevel import ENDOFTEXT, GPT2_PATTERN, bytes_to_unicode
 from ..errors import SqlgptError
 from ..progress import progress_bar
-from ..bytelevel import ENDOFTEXT, GPT2_PATTERN, bytes_to_unicode
 
 # Byte values in GPT-2's id order: sorted by the printable character each stands for.
 _BYTES_IN_ID_ORDER = sorted(range(256), key=bytes_to_unicode().__getitem__)

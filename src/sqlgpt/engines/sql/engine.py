@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,12 +19,11 @@ import numpy as np
 from ...checkpoint import Checkpoint
 from ...errors import SqlgptError, first_line
 from ..base import Engine, Inspection, Session
+from . import explain as explain_sql
 from .compiler import Statement
 from .dialects import Dialect, get_dialect
-from . import explain as explain_sql
 from .install import find_or_install
 from .layouts import layout_of
-
 
 INSPECT_SCHEMA = "sqlgpt_inspect"
 
