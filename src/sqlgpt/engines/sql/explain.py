@@ -14,8 +14,8 @@ primitives, and add four tables to the session:
 
 Top k is a `row_number()` window, ties by the smaller token id; softmaxes subtract their
 group's maximum first. Python only reads back these small tables (and the attention weights)
-into arrays (`read_back`, `inspection`); the engine runs the statements. With `keep`, every session table is copied into the schema `sqlgpt_inspect`,
-as `sqlgpt sql --keep` does. Every number in the SQL is an int or float formatted by this
+into arrays (`read_back`, `inspection`); the engine runs the statements. With `keep`, every
+session table is copied into the schema `sqlgpt_inspect`, as `sqlgpt sql --keep` does. Every number in the SQL is an int or float formatted by this
 module; the prompt arrives only as the session's bound token ids.
 """
 

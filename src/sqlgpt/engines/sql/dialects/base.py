@@ -16,13 +16,14 @@ from typing import Any
 import numpy as np
 
 
-def cache_file(name: str) -> str:
-    """The file `name` in sqlgpt's folder of the user's cache directory (made if missing)."""
+def cache_path(name: str) -> Path:
+    """`name` (a file or a folder) in sqlgpt's folder of the user's cache directory, which is
+    made if missing: where each database keeps what sqlgpt makes when none is given."""
     import platformdirs
 
-    directory = Path(platformdirs.user_cache_dir("sqlgpt"))
+    directory = Path(platformdirs.user_cache_dir("sqlgpt")).resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    return str(directory / name)
+    return directory / name
 
 
 class Dialect:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ....errors import SqlgptError, first_line
-from .base import Dialect, cache_file
+from .base import Dialect, cache_path
 
 # The storage format of the files sqlgpt creates: DuckDB 1.0's, which every DuckDB since 1.0
 # reads, the newest `duckdb` shell on PyPI (duckdb-cli 1.5) included; a file in DuckDB 2's
@@ -29,7 +29,7 @@ class DuckDBDialect(Dialect):
     single_writer = True  # one process writes a file, or many read it
 
     def default_database(self) -> str:
-        return cache_file("models.duckdb")
+        return str(cache_path("models.duckdb"))
 
     # -- vector primitives ---------------------------------------------------------------------
 

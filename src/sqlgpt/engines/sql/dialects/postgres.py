@@ -16,13 +16,12 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ....errors import SqlgptError, first_line
-from .base import Dialect
+from .base import Dialect, cache_path
 
 FLOAT4_OID = 700  # PostgreSQL's type id of real, in the binary form of a real[]
 
@@ -242,8 +241,6 @@ class PostgresDialect(Dialect):
 
 def default_server() -> str:
     """A private PostgreSQL (pgserver) under the user's cache directory; its connection URI."""
-    import platformdirs
-
     try:
         with warnings.catch_warnings():
             # pgserver asks platformdirs for a runtime directory at import; where
@@ -254,8 +251,8 @@ def default_server() -> str:
     except ImportError:
         raise SqlgptError("no --database DSN given and pgserver is not installed: pip install pgserver, "
                           "or pass a PostgreSQL connection string") from None
-    directory = Path(platformdirs.user_cache_dir("sqlgpt")) / "postgres"
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = cache_path("postgres")
+    directory.mkdir(exist_ok=True)
     try:
         return pgserver.get_server(directory, cleanup_mode="stop").get_uri()
     except Exception as e:  # pgserver reports start-up failures in several ways

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from ....errors import SqlgptError, first_line
-from .base import Dialect
+from .base import Dialect, cache_path
 
 DEFAULT_MASTER = "local[*]"
 SESSION_DATABASE_PREFIX = "sqlgpt_session_"
@@ -398,7 +398,7 @@ def _acquire(master: str) -> tuple[Any, bool]:
             owned = _users > 0  # started by an engine of ours that is still open
             _users += owned
             return SparkSession.builder.getOrCreate(), owned
-        spark = local_session(master) if master.startswith("local") else _start(master, _spark_directory(), {})
+        spark = local_session(master) if master.startswith("local") else _start(master, cache_path("spark"), {})
         _users += 1
         return spark, True
 
@@ -414,7 +414,7 @@ def _release(spark: Any) -> None:
 def local_session(master: str = DEFAULT_MASTER, directory: str | os.PathLike[str] | None = None) -> Any:
     """A SparkSession on a local master whose managed tables persist: warehouse and Derby
     metastore in `directory` (default: the user's cache directory, `sqlgpt/spark`)."""
-    directory = _spark_directory() if directory is None else Path(directory).resolve()
+    directory = cache_path("spark") if directory is None else Path(directory).resolve()
     directory.mkdir(parents=True, exist_ok=True)
     return _start(master, directory, {
         "spark.sql.warehouse.dir": str(directory / "warehouse"),
@@ -423,14 +423,6 @@ def local_session(master: str = DEFAULT_MASTER, directory: str | os.PathLike[str
         # Local mode runs tasks inside the driver, so its heap holds the cached weights.
         "spark.driver.memory": "4g",
     })
-
-
-def _spark_directory() -> Path:
-    """sqlgpt's Spark files in the user's cache directory: a local warehouse, its
-    metastore, the log configuration and the JVM's log."""
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("sqlgpt")).resolve() / "spark"
 
 
 def _start(master: str, directory: Path, settings: dict[str, str]) -> Any:

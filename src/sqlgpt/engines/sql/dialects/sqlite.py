@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ....errors import SqlgptError, first_line
-from .base import Dialect, cache_file
+from .base import Dialect, cache_path
 
 # Rows of 769+ REAL columns fit a 32 KiB page; at SQLite's default 4 KiB they spill into
 # overflow pages and every scan slows down by half (measured).
@@ -44,7 +44,7 @@ class SQLiteDialect(Dialect):
     materialized = "MATERIALIZED "  # or the planner copies a mean into every term of a variance
 
     def default_database(self) -> str:
-        return cache_file("models.sqlite")
+        return str(cache_path("models.sqlite"))
 
     def qualify(self, schema: str, table: str) -> str:
         return f"{schema}__{table}"
