@@ -207,6 +207,7 @@ def check_promise(line: str, done: subprocess.CompletedProcess, cwd: Path, env: 
     """What the README says beside a command (`line`, with its comment), checked on its output
     and the files it wrote."""
     command = without_comment(line)
+    argv = shlex.split(command)
     if "prints what `sqlgpt generate` prints" in line:
         script = next(line for line in README.splitlines() if "--dialect duckdb -o romeo.sql" in line)
         generate = shlex.split(without_comment(script))
@@ -216,7 +217,7 @@ def check_promise(line: str, done: subprocess.CompletedProcess, cwd: Path, env: 
     elif command.startswith("duckdb x.duckdb"):
         assert "kpos" in done.stdout and done.stdout.count("\n") > 12
     elif " -o " in command:
-        written = cwd / shlex.split(command)[shlex.split(command).index("-o") + 1]
+        written = cwd / argv[argv.index("-o") + 1]
         assert written.is_file() and written.stat().st_size > 1000
         if written.suffix == ".html":
             assert "sqlgpt-data" in written.read_text(encoding="utf-8")
@@ -226,7 +227,7 @@ def check_promise(line: str, done: subprocess.CompletedProcess, cwd: Path, env: 
             keys = {key for (key,) in db.execute(f"SELECT id FROM {into}").fetchall()}
         assert keys == {key for key, _ in REVIEWS}
     elif command.startswith("sqlgpt train "):
-        out = Path(cwd, shlex.split(command)[shlex.split(command).index("--out") + 1])
+        out = Path(cwd, argv[argv.index("--out") + 1])
         assert json.loads((out / "training.json").read_text())["steps"] == 2
         hint = done.stdout.splitlines()[-1].removeprefix("try").strip()
         run(hint, cwd, env)  # the closing hint runs as printed
