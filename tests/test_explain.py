@@ -10,8 +10,8 @@
     neighbours     cosine similarity over the embedding matrix, the token itself excluded
     keep           SQL engines leave queryable tables in sqlgpt_inspect; NumPy refuses
 
-for the NumPy and DuckDB engines, and against NumPy's on PostgreSQL and Spark, all on the
-tiny random-weight checkpoint.
+for the NumPy and DuckDB engines, and against NumPy's on PostgreSQL, SQLite and Spark, all on
+the tiny random-weight checkpoint.
 """
 
 from __future__ import annotations
@@ -175,6 +175,12 @@ def test_numpy_has_nothing_to_keep_and_top_k_is_checked(tiny_dir):
 
 def test_postgres_explains_in_sql(tiny_dir, pg_dsn):
     ours = explain(tiny_dir, "postgres", database=pg_dsn)
+    assert_same(ours, explain(tiny_dir, "numpy"))
+
+
+def test_sqlite_explains_in_sql(tiny_dir):
+    """The wide layout's vectors are rows of columns: the same plan measures them."""
+    ours = explain(tiny_dir, "sqlite")
     assert_same(ours, explain(tiny_dir, "numpy"))
 
 

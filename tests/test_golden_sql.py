@@ -12,8 +12,8 @@ and compares it, byte for byte after `normalize`, with the committed file:
                                 statements (vector layouts: duckdb, postgres, spark)
     scoring-{engine}.sql        the unbatched session's other statements: logits of every
                                 position, loss, top-k, reset (all four)
-    explain-{engine}.sql        an inspecting session's tables and step, then explain.py's
-                                measurement statements (duckdb, postgres, spark)
+    explain-{engine}.sql        an inspecting session's tables and step, then the plan's
+                                explain statements (all four)
     script-{greedy,sampled}-{dialect}.sql
                                 `build_script` for a fixed prompt, greedy and seeded
                                 sampling (duckdb, postgres, sqlite)
@@ -50,11 +50,10 @@ import pytest
 import sqlgpt
 from sqlgpt.checkpoint import Checkpoint
 from sqlgpt.cli import main
-from sqlgpt.engines.sql.compiler import Compiler, Statement
 from sqlgpt.engines.sql.dialects import get_dialect
 from sqlgpt.engines.sql.engine import SqlEngine
-from sqlgpt.engines.sql.explain import statements as explain_statements
 from sqlgpt.engines.sql.install import schema_name
+from sqlgpt.engines.sql.plan import Plan, Statement
 from sqlgpt.engines.sql.script import build_script
 from sqlgpt.explain import TEMPERATURES
 from sqlgpt.models import open_checkpoint
@@ -70,7 +69,7 @@ class GoldenRefreshed(UserWarning):
 
 
 ENGINES = ("duckdb", "postgres", "postgres-nopgvector", "sqlite", "spark")
-VECTOR_ENGINES = ("duckdb", "postgres", "postgres-nopgvector", "spark")  # batched steps and explain
+VECTOR_ENGINES = ("duckdb", "postgres", "postgres-nopgvector", "spark")  # batched steps
 SCRIPT_DIALECTS = ("duckdb", "postgres", "sqlite")
 PROMPT, NEW_TOKENS, TEMPERATURE, SEED = "the cat", 5, 0.8, 1234
 TOP_K = 5  # GPT.explain's and `sqlgpt next`'s default
@@ -148,11 +147,11 @@ def listing(gpt, sections: list[tuple[str, list[Statement]]]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def with_compiler(gpt, **options):
-    """A compiler of the engine's dialect and schema with `options` (batched, inspect), as
+def with_plan(gpt, **options):
+    """A plan of the engine's dialect and schema with `options` (batched, inspect), as
     SqlSession makes one."""
     engine = gpt.engine
-    return Compiler(engine.config, engine.dialect, engine.schema, **options)
+    return Plan(engine.config, engine.dialect, engine.schema, **options)
 
 
 # -- fixtures --------------------------------------------------------------------------------------
@@ -204,9 +203,9 @@ def _without_pgvector(model_dir: Path) -> SimpleNamespace:
     with no database at all: see the module docstring."""
     checkpoint = open_checkpoint(model_dir)
     dialect = get_dialect("postgres", pgvector=False)
-    compiler = Compiler(checkpoint.config, dialect, model_schema(model_dir))
-    engine = SimpleNamespace(name="postgres", config=checkpoint.config, dialect=dialect, schema=compiler.w,
-                             compiler=compiler, step=compiler.step())
+    plan = Plan(checkpoint.config, dialect, model_schema(model_dir))
+    engine = SimpleNamespace(name="postgres", config=checkpoint.config, dialect=dialect, schema=plan.w,
+                             plan=plan, step=plan.step())
     engine.describe = lambda: SqlEngine.describe(engine)  # what a loaded engine's describe() gives
     return SimpleNamespace(name=checkpoint.name, config=checkpoint.config, engine=engine, tokenizer=checkpoint.tokenizer)
 
@@ -241,14 +240,14 @@ def test_step(engine, loaded, model_dir, databases, capsys, request):
 @pytest.mark.parametrize("engine", VECTOR_ENGINES)
 def test_step_batched(engine, loaded, model_dir):
     gpt = loaded(engine)
-    compiler = with_compiler(gpt, batched=True)
+    plan = with_plan(gpt, batched=True)
     vocab = gpt.tokenizer.vocab_size  # what GPT passes as top-k's vocabulary (below the padding)
     text = listing(gpt, [
-        ("batched session tables (once per batch session)", compiler.session_tables()),
-        ("each batch: empty the tables", compiler.reset()),
-        ("each batch: the forward pass", compiler.step()),
-        ("each batch: the loss of every sequence", [compiler.loss()]),
-        ("each batch: the top tokens after every sequence", [compiler.top_batch(TOP_K, vocab)]),
+        ("batched session tables (once per batch session)", plan.session_tables()),
+        ("each batch: empty the tables", plan.reset()),
+        ("each batch: the forward pass", plan.step()),
+        ("each batch: the loss of every sequence", [plan.loss()]),
+        ("each batch: the top tokens after every sequence", [plan.top_batch(TOP_K, vocab)]),
     ])
     check_golden(f"step-batched-{engine}.sql", text, model_dir)
 
@@ -256,25 +255,25 @@ def test_step_batched(engine, loaded, model_dir):
 @pytest.mark.parametrize("engine", ENGINES)
 def test_scoring(engine, loaded, model_dir):
     gpt = loaded(engine)
-    compiler = gpt.engine.compiler
+    plan = gpt.engine.plan
     text = listing(gpt, [
-        ("the logits of every new position", [compiler.logits(last_only=False)]),
-        ("the loss", [compiler.loss()]),
-        ("the top tokens", [compiler.top(TOP_K, gpt.tokenizer.vocab_size)]),
-        ("a new sequence on the same session", compiler.reset()),
+        ("the logits of every new position", [plan.logits(last_only=False)]),
+        ("the loss", [plan.loss()]),
+        ("the top tokens", [plan.top(TOP_K, gpt.tokenizer.vocab_size)]),
+        ("a new sequence on the same session", plan.reset()),
     ])
     check_golden(f"scoring-{engine}.sql", text, model_dir)
 
 
-@pytest.mark.parametrize("engine", VECTOR_ENGINES)
+@pytest.mark.parametrize("engine", ENGINES)
 def test_explain(engine, loaded, model_dir):
     gpt = loaded(engine)
-    compiler = with_compiler(gpt, inspect=True)
+    plan = with_plan(gpt, inspect=True)
     vocab = gpt.tokenizer.vocab_size
-    measurements = explain_statements(compiler, min(TOP_K, vocab - 1), vocab, TEMPERATURES)  # as GPT.explain calls it
+    measurements = plan.explain(min(TOP_K, vocab - 1), vocab, TEMPERATURES)  # as GPT.explain calls it
     text = listing(gpt, [
-        ("inspecting session tables", compiler.session_tables()),
-        ("the inspecting forward pass", compiler.step()),
+        ("inspecting session tables", plan.session_tables()),
+        ("the inspecting forward pass", plan.step()),
         ("the measurements", measurements),
     ])
     check_golden(f"explain-{engine}.sql", text, model_dir)
@@ -294,7 +293,7 @@ def test_no_stale_golden_files():
     """Every file in tests/golden/ is one these tests write: a case removed here must not
     leave a file behind that nothing checks."""
     expected = {f"step-{e}.sql" for e in ENGINES} | {f"scoring-{e}.sql" for e in ENGINES}
-    expected |= {f"step-batched-{e}.sql" for e in VECTOR_ENGINES} | {f"explain-{e}.sql" for e in VECTOR_ENGINES}
+    expected |= {f"step-batched-{e}.sql" for e in VECTOR_ENGINES} | {f"explain-{e}.sql" for e in ENGINES}
     expected |= {f"script-{m}-{d}.sql" for m in ("greedy", "sampled") for d in SCRIPT_DIALECTS}
     present = {p.name for p in GOLDEN_DIR.glob("*.sql")}
     assert not present - expected, f"golden files no test writes (delete them): {sorted(present - expected)}"

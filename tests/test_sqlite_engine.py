@@ -15,7 +15,7 @@ import pytest
 
 import sqlgpt
 from sqlgpt.engines.sql import install as install_module
-from sqlgpt.engines.sql.wide import balanced_sum
+from sqlgpt.engines.sql.layouts.wide import balanced_sum
 from sqlgpt.errors import SqlgptError
 
 from .test_duckdb_engine import JOBS, generate, generate_in_threads, hostile_prompts, interrupt_third_table
@@ -174,12 +174,12 @@ def test_keep_makes_the_tables_queryable(tiny_dir, tmp_path):
 
 def test_the_wide_layout_refuses_a_batched_step(tiny_dir):
     """Its tables have no sequence column, so a batched step (whose loss groups by sequence)
-    cannot be written for it: the compiler says so rather than write one that fails later."""
+    cannot be written for it: the plan says so rather than write one that fails later."""
     from sqlgpt.engines.sql.dialects import get_dialect
     from sqlgpt.engines.sql.layouts import LAYOUTS
-    from sqlgpt.engines.sql.wide import WideCompiler
+    from sqlgpt.engines.sql.plan import Plan
 
     config = sqlgpt.load(tiny_dir, engine="numpy").config
     assert not LAYOUTS["wide"].batched
     with pytest.raises(ValueError, match="no batched step"):
-        WideCompiler(config, get_dialect("sqlite"), "m_0", batched=True)
+        Plan(config, get_dialect("sqlite"), "m_0", batched=True)

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from .errors import SqlgptError
+from .family import GPT2, Family
 
 # Activation names transformers accepts for GPT-2's tanh-approximated GELU.
 _TANH_GELU = {"gelu_new", "gelu_pytorch_tanh", "gelu_fast"}
@@ -39,6 +40,11 @@ class GPTConfig:
             )
         if not (isinstance(self.layer_norm_epsilon, (int, float)) and self.layer_norm_epsilon > 0):
             raise SqlgptError(f"config: layer_norm_epsilon must be > 0, got {self.layer_norm_epsilon!r}")
+
+    @property
+    def family(self) -> Family:
+        """The architecture's choices (norms, positions, activation, ...), as data the SQL plan reads."""
+        return GPT2
 
     @property
     def head_size(self) -> int:

@@ -1,10 +1,13 @@
 """SQL engines: the model compiled to SQL, its weights in tables, its KV cache in tables.
 
-    compiler.py   model config -> the weight tables' layout and one forward step as SQL
-    wide.py       the same for databases without a vector type (a column per element)
-    layouts.py    which of the two a database uses, and what each offers
+    plan.py       every query an engine runs, written once: the forward step, logits, loss,
+                  softmax and top-k, explain's measurements
+    layouts/      how a database stores a vector (a vector type, or a column per element):
+                  the few operations of the plan that differ, and the weight tables
     dialects/     what differs between databases (types, dot products, bulk loading);
                   dialects/__init__.py is the one list of databases
     install.py    weights -> tables, atomically, recorded in a catalogue table
-    engine.py     runs the compiled step over a connection; each session owns its KV cache
+    engine.py     runs the plan's statements over a connection; each session owns its KV cache
+    explain.py    explain's measurements, read back into arrays
+    script.py     the standalone SQL script: tokenizer, step and sampling in the database's shell
 """

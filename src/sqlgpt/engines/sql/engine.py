@@ -20,10 +20,10 @@ from ...checkpoint import Checkpoint
 from ...errors import SqlgptError, first_line
 from ..base import Engine, Inspection, Session
 from . import explain as explain_sql
-from .compiler import Statement
 from .dialects import Dialect, get_dialect
 from .install import find_or_install
 from .layouts import layout_of
+from .plan import Plan, Statement
 
 INSPECT_SCHEMA = "sqlgpt_inspect"
 
@@ -38,18 +38,18 @@ class SqlSession(Session):
         self.cursor = engine.dialect.cursor(engine.conn, engine.database)
         if batched:
             engine.dialect.batch_settings(self.cursor)
-        compiler = engine.compiler
+        plan = engine.plan
         if inspect or batched:
-            compiler = type(compiler)(engine.config, engine.dialect, engine.schema, inspect=inspect, batched=batched)
-        self.compiler = compiler
-        self._run(compiler.session_tables())
+            plan = Plan(engine.config, engine.dialect, engine.schema, inspect=inspect, batched=batched)
+        self.plan = plan
+        self._run(plan.session_tables())
         # Planning a layer's statement costs milliseconds; prepare each once per session.
-        step = engine.step if compiler is engine.compiler else compiler.step()
+        step = engine.step if plan is engine.plan else plan.step()
         self.step = [self._prepare(f"step{i}", st) for i, st in enumerate(step)]
         if not batched:
-            self.logits_all = self._prepare("logits_all", compiler.logits(last_only=False))
-            self.logits_last = self._prepare("logits_last", compiler.logits(last_only=True))
-        self.nll = self._prepare("nll", compiler.loss())
+            self.logits_all = self._prepare("logits_all", plan.logits(last_only=False))
+            self.logits_last = self._prepare("logits_last", plan.logits(last_only=True))
+        self.nll = self._prepare("nll", plan.loss())
 
     def _prepare(self, name: str, statement: Statement) -> Statement:
         """The statement with its SQL replaced by the dialect's handle for the prepared form."""
@@ -77,7 +77,7 @@ class SqlSession(Session):
     def _step(self, ids: list[int]) -> int:
         """Append `ids` to the tokens and run the forward step over them; their first position."""
         first = self.n_past
-        self._run([self.engine.compiler.load_tokens()], self.engine.dialect.token_params(first, ids))
+        self._run([self.engine.plan.load_tokens()], self.engine.dialect.token_params(first, ids))
         self._run(self.step, prepared=first)
         return first
 
@@ -92,7 +92,7 @@ class SqlSession(Session):
         return logits
 
     def _reset(self) -> None:
-        self._run(self.compiler.reset())
+        self._run(self.plan.reset())
 
     def nll_batch(self, windows: Sequence[tuple[Sequence[int], int]]) -> list[float]:
         """`forward_nll` of every (ids, first_target) window, each its own sequence, in one
@@ -108,7 +108,7 @@ class SqlSession(Session):
         """`forward_top` of every context, each its own sequence, in one batched pass."""
         self._batch_step([(ids, len(ids)) for ids in contexts])
         ranked: list[list[tuple[int, float]]] = [[] for _ in contexts]
-        statement = self.compiler.top_batch(int(k), int(vocab_size))
+        statement = self.plan.top_batch(int(k), int(vocab_size))
         for seq, _, j, p in self._run([statement]).fetchall():
             ranked[seq].append((int(j), float(p)))
         return ranked
@@ -116,7 +116,7 @@ class SqlSession(Session):
     def _batch_step(self, windows: Sequence[tuple[Sequence[int], int]]) -> None:
         """Empty the tables, load every window as sequence `seq` (its tokens from position
         first_target on scored), and run the batched step over them all."""
-        if not self.compiler.batched:
+        if not self.plan.batched:
             raise SqlgptError("a batched pass needs a batched session")
         columns: list[list[int]] = [[], [], [], []]  # seq, pos, token, scored
         for seq, (ids, first_target) in enumerate(windows):
@@ -134,7 +134,7 @@ class SqlSession(Session):
 
     def _top(self, ids: list[int], k: int, vocab_size: int) -> list[tuple[int, float]]:
         first = self._step(ids)
-        statement = self.engine.compiler.top(int(k), int(vocab_size))
+        statement = self.engine.plan.top(int(k), int(vocab_size))
         rows = self._run([statement], self.engine.dialect.position_params(first + len(ids) - 1)).fetchall()
         return [(int(j), float(p)) for j, p in rows]
 
@@ -253,8 +253,8 @@ class SqlEngine(Engine):
             if isinstance(e, self.dialect.errors()):
                 raise SqlgptError(f"{dialect_name} failed while installing the model: {first_line(e)}") from e
             raise
-        self.compiler = self.layout.compiler(self.config, self.dialect, self.schema, inspect=inspect)
-        self.step = self.compiler.step()
+        self.plan = Plan(self.config, self.dialect, self.schema, inspect=inspect)
+        self.step = self.plan.step()
         # Tokens per `nll_many` call: a batched pass computes a logit for every token and
         # vocabulary entry, so this keeps that to about 16M rows (one window at least).
         self.batch_tokens = max(self.config.block_size, 2**24 // self.config.vocab_size)
@@ -273,10 +273,10 @@ class SqlEngine(Engine):
     def describe(self) -> list[tuple[str, list[Statement]]]:
         """Every statement a generation runs, in sections (title, statements): the session's
         tables, then each step's new tokens, forward pass and logits. What `sqlgpt sql` prints."""
-        return [("session tables (once per generation)", self.compiler.session_tables()),
-                ("each step: the new tokens", [self.compiler.load_tokens()]),
+        return [("session tables (once per generation)", self.plan.session_tables()),
+                ("each step: the new tokens", [self.plan.load_tokens()]),
                 ("each step: the forward pass", self.step),
-                ("each step: the logits", [self.compiler.logits(last_only=True)])]
+                ("each step: the logits", [self.plan.logits(last_only=True)])]
 
     def session(self, batched: bool = False) -> SqlSession:
         """A new session; `batched`: one for `nll_batch` / `top_batch`."""
@@ -305,20 +305,18 @@ class SqlEngine(Engine):
         session's stay in the schema sqlgpt_inspect, to query afterwards."""
         if self._db.conn is None:
             raise SqlgptError("this model has been closed")
-        if not self.layout.explains:
-            raise SqlgptError(f"explain is not available on the {self.name} engine yet; use duckdb, postgres, spark or numpy")
         if keep:
             self._db.make_writable()  # keeping writes tables into the database
         try:
             with SqlSession(self, inspect=True) as session:
                 session.forward(ids)  # leaves the streams x0..xL and attn{l} in the session's tables
-                session._run(explain_sql.statements(session.compiler, top_k, vocab_size, temperatures))
+                session._run(session.plan.explain(top_k, vocab_size, temperatures))
                 read = {name: self.dialect.fetch_columns(session._run([query]))
-                        for name, query in explain_sql.read_back(self.config).items()}
+                        for name, query in session.plan.explain_read_back().items()}
                 return explain_sql.inspection(read, self.config, len(ids), top_k=top_k, temperatures=temperatures,
                                               tables=session.keep() if keep else ())
         finally:
-            if keep and not self.compiler.inspect:
+            if keep and not self.plan.inspect:
                 self._db.make_read_only()
 
     def close(self) -> None:

@@ -21,9 +21,8 @@ from typing import Any, Protocol
 from ...checkpoint import Checkpoint
 from ...config import GPTConfig
 from ...progress import progress_bar
-from .compiler import WeightTable
 from .dialects.base import Dialect
-from .layouts import format_version, layout_of
+from .layouts import WeightTable, format_version, layout_of
 
 CATALOGUE = "sqlgpt_models"
 # What an install records in the catalogue, besides its time (installed_at).

@@ -46,11 +46,11 @@ import regex
 from ...checkpoint import Checkpoint
 from ...errors import SqlgptError
 from ...tokenizer import Tokenizer
-from .compiler import Statement
 from .dialects import get_dialect
 from .dialects.sqlite import PAGE_SIZE
 from .install import CATALOGUE, schema_name
-from .layouts import format_version, layout_of
+from .layouts import format_version
+from .plan import Plan, Statement
 
 DIALECTS = ("duckdb", "postgres", "sqlite")
 STEP_START = "(SELECT pos FROM step_start)"  # the first position a step computes
@@ -502,9 +502,8 @@ def build_script(checkpoint: Checkpoint, dialect: str, prompt: str, max_new_toke
 
     sql_dialect = get_dialect(dialect)
     schema = schema_name(checkpoint.fingerprint())
-    compiler_type = layout_of(sql_dialect).compiler
-    stepper = compiler_type(config, sql_dialect, schema, first=STEP_START)
-    logits = compiler_type(config, sql_dialect, schema, first=LAST_POSITION).logits(last_only=True).sql
+    stepper = Plan(config, sql_dialect, schema, first=STEP_START)
+    logits = Plan(config, sql_dialect, schema, first=LAST_POSITION).logits(last_only=True).sql
 
     sections: list[tuple[str, list[Statement]]] = []
     message = f"model {schema} is not installed in this database (in this layout): see the header of this script"

@@ -1,0 +1,154 @@
+"""What a layout is: how vectors are stored, and the few operations of the plan that depend on it.
+
+The plan (`plan.py`) writes every query once. Where a query touches the elements of a
+vector it asks its layout, which answers with SQL text built from the dialect's primitives:
+
+    vector_columns   a vector's columns in a table definition
+    elementwise      a function applied element by element (a select list)
+    dot              the dot product of two vectors (an expression)
+    norm_ctes        a norm's statistics (mean, 1/√(var+ε)) of each row, as CTEs
+    heads            the QKV projection's units gathered into the KV cache's rows
+    attend           the softmax weights · the cached values, as CTEs ending in `attn`
+    hidden           the MLP's first layer, activated, as the CTE `fc`
+    project          a matrix back into the residual stream, plus the residual
+    final_norm       the final norm applied to rows with their statistics
+    value_tables, append_values, reset_values
+                     a layout's own session tables (the vector layout's transposed values)
+
+and it lists its weight tables (`weight_tables`), from the checkpoint's arrays. Norms fold
+into the matrix after them by one function for both layouts (`folded_matrix`). What a
+layout does not do: decide the order of the step, name the session tables, or write the
+softmax, top-k, loss or logits — those are the plan's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+import numpy as np
+
+from ....config import GPTConfig
+from ..dialects.base import Dialect
+
+QUERY, KEY, VALUE = 0, 1, 2  # `kind` of a KV cache row
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightTable:
+    """A table of the installed model: its columns and how to fill them from the params."""
+
+    name: str
+    schema: list[tuple[str, str]]  # (column, kind) with kind in 'int', 'float', 'vector'
+    n_rows: int
+    n_values: int  # floats it holds, for progress bars
+    columns: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
+
+
+def folded_matrix(p: Mapping[str, np.ndarray], key: str,
+                  norm: str | None = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """The matrix `key` as rows by output unit, with the layer norm `norm` (if any) folded in:
+
+        LN(x)·W + b  =  r·(x·(g∘W) − μ·Σ(g∘W)) + (b + β·W)     μ = mean(x), r = 1/√(var(x)+ε)
+
+    so a norm costs two numbers per position (μ, r), not a pass over the vector. Returns
+    W' [out, in] in float32, as stored; the row sums of those stored values s [out] in
+    float64 (None without a norm); the bias b' [out] in float64. Both layouts install from this."""
+    weight = p[key + ".weight"].astype(np.float64)  # [in, out]
+    bias = p[key + ".bias"].astype(np.float64)  # [out]
+    if norm is None:
+        return np.ascontiguousarray(weight.T, np.float32), None, bias
+    gain, shift = p[norm + ".weight"].astype(np.float64), p[norm + ".bias"].astype(np.float64)  # [in]
+    folded = np.ascontiguousarray((gain[:, None] * weight).T, np.float32)  # [out, in]
+    return folded, folded.astype(np.float64).sum(axis=1), bias + shift @ weight
+
+
+class Step(Protocol):
+    """What a layout reads of the plan it serves (`plan.Plan`)."""
+
+    config: GPTConfig
+    d: Dialect
+    first: str  # the step's first new position, a SQL expression
+    batched: bool
+
+    def keys(self, alias: str | None = None) -> str: ...
+
+    def same_sequence(self, a: str, b: str) -> str: ...
+
+    def same_position(self, a: str, b: str, offset: str = "") -> str: ...
+
+    def weights(self, table: str) -> str: ...
+
+
+class Layout:
+    """One way of storing vectors; subclasses answer every operation (module docstring)."""
+
+    name = ""
+    format_version = 0  # of an install; bump when the weight tables change: installs are redone
+    batched = False  # has a batched step (sequences keyed by (seq, pos)), for table work
+    head_unit_columns = ""  # columns the QKV units carry for `heads`, after (keys, j)
+
+    def __init__(self, step: Step) -> None:
+        self.step = step
+        self.config, self.d = step.config, step.d
+
+    @staticmethod
+    def weight_tables(config: GPTConfig) -> list[WeightTable]:
+        """Every table an installed model has in this layout, in install order."""
+        raise NotImplementedError
+
+    def vector_columns(self, name: str, n: int) -> list[tuple[str, str]]:
+        """The (column, kind) pairs of an n-element vector called `name` in a table."""
+        raise NotImplementedError
+
+    def elementwise(self, vectors: list[str], fn: Callable[..., str], n: int) -> str:
+        """A select list: `fn` of the elements of n-element `vectors` ('alias.name'), element by element."""
+        raise NotImplementedError
+
+    def dot(self, a: str, b: str, n: int) -> str:
+        """The dot product of the n-element vectors `a` and `b` ('alias.name')."""
+        raise NotImplementedError
+
+    def norm_ctes(self, name: str, source: str, keys: str) -> str:
+        """CTEs ending in `name`: the rows of `source` (a table or a subquery, aliased `s`) with
+        columns `keys`, x (the vector), mu (its mean) and r (1/√(its variance + ε))."""
+        raise NotImplementedError
+
+    def heads(self, units: str) -> str:
+        """SELECT kind, hd, keys, vec: the KV cache's new rows from `units`, the QKV
+        projection's long rows (keys, j, [head_unit_columns,] y)."""
+        raise NotImplementedError
+
+    def attend(self, l: int) -> str:
+        """CTEs ending in `attn`: each new position's attention output in layer l, in the
+        form `project` takes, from `peaks` (keys, hd, kpos, s, visible, m: the scores,
+        whether the key is visible and each row's maximum over visible keys)."""
+        raise NotImplementedError
+
+    def hidden(self, units: str, activation: Callable[[str], str]) -> str:
+        """SELECT ...: the MLP's hidden layer from `units` (long rows keys, j, y), activated,
+        in the form `project` takes."""
+        raise NotImplementedError
+
+    def project(self, table: str, source: str, n_in: int, residual: str) -> str:
+        """SELECT keys, x: the weight table `table` (n_in inputs) applied to `source`'s rows,
+        plus the residual stream `residual` at the same position."""
+        raise NotImplementedError
+
+    def final_norm(self, stats: str, keys: list[str], norm: str) -> str:
+        """SELECT keys, xn: the rows of `stats` (from `norm_ctes`) through the norm whose
+        gain and bias are in the weight table `norm`."""
+        raise NotImplementedError
+
+    def value_tables(self, l: int) -> list[tuple[str, str]]:
+        """(comment, SQL) of layer l's session tables beyond the KV cache."""
+        return []
+
+    def append_values(self, l: int) -> list[tuple[str, str]]:
+        """(comment, SQL) of a step's statements that grow them."""
+        return []
+
+    def reset_values(self) -> list[tuple[str, str]]:
+        """(comment, SQL) of statements emptying them for a new sequence."""
+        return []

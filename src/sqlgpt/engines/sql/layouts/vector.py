@@ -1,0 +1,154 @@
+"""The vector layout: a vector is one value of the database's vector type (DuckDB FLOAT[],
+pgvector's vector or PostgreSQL real[], Spark ARRAY<FLOAT>), and a dot product is a function.
+
+A weight matrix is a table with one row per *output* unit, `(j, w, b)`: `w` is the column of
+the checkpoint's (in, out) matrix that feeds unit j, so a matrix-vector product is one dot
+product per row, gathered back into a vector in order of j. A matrix after a norm carries
+that norm folded in (`folded_matrix`): `w = g∘W[:, j]`, `s = Σ w`, `b = b_j + β·W[:, j]`.
+Embeddings are `wte(j, w)` and `wpe(j, w)`; the final norm's vectors are one row `(g, b)`.
+
+Attention weighs the cached values through a transposed copy of them, `vt{l}(c, vals)`: one
+row per channel with its values over positions as a vector, so the weighted sum of a channel
+is one dot product with the softmax weights. Where the database can update rows in place it
+is a table grown by each step (`append_values`); elsewhere (Spark), and in a batched
+session, a view of the cache. This layout has the batched step and the explain queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from ....config import GPTConfig
+from .base import VALUE, Layout, Step, WeightTable, folded_matrix
+
+
+def _matrix_table(name: str, key: str, n_in: int, n_out: int, norm: str | None = None) -> WeightTable:
+    """Rows (j, w[, s], b) of matrix `key`; with `norm`, that norm folded in."""
+
+    def columns(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        w, s, b = folded_matrix(p, key, norm)
+        out = {"j": np.arange(n_out, dtype=np.int32), "w": w}  # in the order of the table's columns
+        if s is not None:
+            out["s"] = s.astype(np.float32)
+        return out | {"b": b.astype(np.float32)}
+
+    columns_schema = [("j", "int"), ("w", "vector")] + ([("s", "float")] if norm else []) + [("b", "float")]
+    return WeightTable(name, columns_schema, n_out, (n_in + 2) * n_out, columns)
+
+
+def _embedding(name: str, key: str, n: int, width: int) -> WeightTable:
+    return WeightTable(name, [("j", "int"), ("w", "vector")], n, n * width,
+                       lambda p: {"j": np.arange(n, dtype=np.int32), "w": p[key]})
+
+
+class VectorLayout(Layout):
+    name = "vector"
+    format_version = 2
+    batched = True
+
+    def __init__(self, step: Step) -> None:
+        super().__init__(step)
+        # Views cannot be grown, so they need no appending; a batch is one step, so its view is read once.
+        self.values_view = step.batched or self.d.transposed_values == "view"
+
+    @staticmethod
+    def weight_tables(config: GPTConfig) -> list[WeightTable]:
+        C, V, T, family = config.n_embd, config.vocab_size, config.block_size, config.family
+        tables = [_embedding("wte", "wte.weight", V, C), _embedding("wpe", "wpe.weight", T, C)]
+        if not family.tied_unembedding:
+            tables.append(_embedding("lm_head", "lm_head.weight", V, C))
+        norm = family.final_norm
+        tables.append(WeightTable(norm, [("g", "vector"), ("b", "vector")], 1, 2 * C,
+                                  lambda p: {"g": p[norm + ".weight"][None], "b": p[norm + ".bias"][None]}))
+        (qkv, attn_proj), (fc, mlp_proj) = family.attention, family.mlp
+        for i in range(config.n_layer):
+            tables += [
+                _matrix_table(f"h{i}_{qkv.name}", qkv.key.format(i=i), C, 3 * C, norm=qkv.norm.format(i=i)),
+                _matrix_table(f"h{i}_{attn_proj.name}", attn_proj.key.format(i=i), C, C),
+                _matrix_table(f"h{i}_{fc.name}", fc.key.format(i=i), C, 4 * C, norm=fc.norm.format(i=i)),
+                _matrix_table(f"h{i}_{mlp_proj.name}", mlp_proj.key.format(i=i), 4 * C, C),
+            ]
+        return tables
+
+    def vector_columns(self, name: str, n: int) -> list[tuple[str, str]]:
+        return [(name, "vector")]
+
+    def elementwise(self, vectors: list[str], fn: Callable[..., str], n: int) -> str:
+        return self.d.map_vectors(vectors, fn)
+
+    def dot(self, a: str, b: str, n: int) -> str:
+        return self.d.dot(a, b)
+
+    def norm_ctes(self, name: str, source: str, keys: str) -> str:
+        d, eps = self.d, repr(float(self.config.layer_norm_epsilon))
+        return (f"{name} AS {d.materialized}(SELECT {keys}, x, {d.vector_mean('x')} AS mu, "
+                f"1.0 / sqrt({d.vector_var('x')} + {eps}) AS r FROM {source})")
+
+    def heads(self, units: str) -> str:
+        # A unit's head slot is j // head_size; slots run q of every head, then k, then v.
+        d, step, D, H = self.d, self.step, self.config.head_size, self.config.n_head
+        slot = d.int_div("u.j", D)
+        gathered = (f"SELECT {step.keys('u')}, {slot} AS slot, {d.collect(d.to_float('u.y'), 'u.j')} AS vec "
+                    f"FROM {units} u GROUP BY {step.keys('u')}, {slot}")
+        return f"SELECT {d.int_div('slot', H)} AS kind, {d.mod('slot', H)} AS hd, {step.keys()}, vec FROM ({gathered}) g"
+
+    def attend(self, l: int) -> str:
+        d, step, m, D, key = self.d, self.step, self.d.materialized, self.config.head_size, self.step.keys()
+        exp = "CASE WHEN visible THEN exp(s - m) ELSE 0 END"
+        return f"""-- softmax, stable: exp of (score - the row's maximum); masked keys weigh 0
+  weights AS {m}(SELECT {key}, hd, {d.collect(d.to_float(exp), 'kpos')} AS e, sum({exp}) AS z FROM peaks GROUP BY {key}, hd),
+  -- each output channel: the softmax weights · that channel's values over positions
+  attn AS {m}(SELECT {step.keys('p')}, {d.collect(d.to_float(f"{d.dot('p.e', d.as_vector('vt.vals'))} / p.z"), 'vt.c')} AS y
+           FROM vt{l} vt JOIN weights p ON p.hd = {d.int_div('vt.c', D)}{step.same_sequence('p', 'vt')} GROUP BY {step.keys('p')})"""
+
+    def hidden(self, units: str, activation: Callable[[str], str]) -> str:
+        d, key = self.d, self.step.keys("u")
+        return f"SELECT {key}, {d.collect(d.to_float(activation('u.y')), 'u.j')} AS y FROM {units} u GROUP BY {key}"
+
+    def project(self, table: str, source: str, n_in: int, residual: str) -> str:
+        # Each unit's dot product first, in a subquery of its own: gathering then sorts
+        # narrow rows, not rows that still carry the weight vectors (PostgreSQL).
+        d, step = self.d, self.step
+        units = d.fence(f"SELECT {step.keys('a')}, m.j, {d.dot('m.w', 'a.y')} + m.b AS v "
+                        f"FROM {step.weights(table)} m, {source} a")
+        return (f"SELECT {step.keys('a')}, {d.collect_plus('a.v', 'a.j', 'x.x')} AS x FROM {units} a "
+                f"JOIN {residual} x ON {step.same_position('x', 'a')} GROUP BY {step.keys('a')}")
+
+    def final_norm(self, stats: str, keys: list[str], norm: str) -> str:
+        # Centred first, in a subquery: a lambda may capture a row's scalars but not aggregate (DuckDB).
+        d = self.d
+        normed = d.map_vectors(["s.xc", "f.g", "f.b"], lambda a, g, b: f"{a} * s.r * {g} + {b}")
+        centred = f"SELECT {', '.join(keys)}, {d.map_vectors(['x'], lambda v: f'{v} - mu')} AS xc, r FROM {stats}"
+        return (f"SELECT {', '.join('s.' + key for key in keys)}, {normed} AS xn "
+                f"FROM ({centred}) s, {self.step.weights(norm)} f")
+
+    # -- the transposed values ---------------------------------------------------------------
+
+    def transposed_values(self, l: int) -> str:
+        """SELECT [seq,] c, vals: layer l's cached values transposed, a row per channel c with
+        element c % head_size of head c // head_size's value vectors, by position."""
+        d, D, C, seq = self.d, self.config.head_size, self.config.n_embd, "k.seq, " if self.step.batched else ""
+        element = d.to_float(d.element("k.vec", d.mod("r.c", D)))
+        return (f"SELECT {seq}r.c, {d.collect(element, 'k.pos')} AS vals FROM {d.range_rows(C, 'c')} "
+                f"JOIN cache{l} k ON k.hd = {d.int_div('r.c', D)} WHERE k.kind = {VALUE} GROUP BY {seq}r.c")
+
+    def value_tables(self, l: int) -> list[tuple[str, str]]:
+        d, C = self.d, self.config.n_embd
+        sql = (d.temp_view(f"vt{l}", self.transposed_values(l)) if self.values_view else
+               d.temp_table_as(f"vt{l}", f"SELECT c, {d.empty_growing_vector()} AS vals FROM {d.range_rows(C, 'c')}"))
+        return [(f"layer {l} values, transposed: one row per channel, a vector over positions", sql)]
+
+    def append_values(self, l: int) -> list[tuple[str, str]]:
+        if self.values_view:  # (a view of the cache has them already)
+            return []
+        sql = self.d.append_values(f"vt{l}", f"cache{l}", f"kind = {VALUE} AND pos >= {self.step.first}",
+                                   self.config.head_size)
+        return [(f"layer {l}: append the new values to each channel's row", sql)]
+
+    def reset_values(self) -> list[tuple[str, str]]:
+        if self.values_view:  # views of the cache, emptied with it
+            return []
+        return [(f"empty vt{l}", f"UPDATE vt{l} SET vals = {self.d.empty_growing_vector()}")
+                for l in range(self.config.n_layer)]
