@@ -15,7 +15,7 @@ CREATE TEMP TABLE x1 (pos INTEGER, x real[]); ALTER TABLE x1 ALTER COLUMN x SET 
 -- the residual stream after the last layer
 CREATE TEMP TABLE x2 (pos INTEGER, x real[]); ALTER TABLE x2 ALTER COLUMN x SET STORAGE PLAIN;
 
--- the final layer norm's output
+-- the final norm's output
 CREATE TEMP TABLE final (pos INTEGER, xn real[]); ALTER TABLE final ALTER COLUMN xn SET STORAGE PLAIN;
 
 -- layer 0 queries (kind 0), keys (1) and values (2): a row per head and position
@@ -43,11 +43,12 @@ CREATE TEMP TABLE attn1 (pos INTEGER, hd INTEGER, kpos INTEGER, p real);
 -- token embedding + position embedding: the residual stream x0
 INSERT INTO x0 SELECT t.pos, (SELECT CAST(array_agg(CAST(u.a0 + u.a1 AS real) ORDER BY u.i) AS real[]) FROM unnest(CAST(e.w AS real[]), CAST(p.w AS real[])) WITH ORDINALITY AS u(a0, a1, i)) FROM tokens t JOIN m_<schema>.wte e ON e.j = t.token JOIN m_<schema>.wpe p ON p.j = t.pos WHERE t.pos >= %(p1)s;
 
--- layer 0: layer norm 1 and the QKV projection; cache each head's query, key and value
+-- layer 0: norm 1 and the QKV projection; cache each head's query, key and value
 INSERT INTO cache0
-SELECT (slot) / 4 AS kind, mod(slot, 4) AS hd, pos, y AS vec FROM (
-  SELECT u.pos, (u.j) / 8 AS slot, CAST(array_agg(CAST(CAST(u.pre AS real) AS real) ORDER BY u.j) AS real[]) AS y FROM (SELECT n.pos, m.j, n.r * ((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(m.w, n.x) AS u(a, b)) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h0_qkv m, (SELECT pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM x0 WHERE pos >= %(p1)s OFFSET 0) n OFFSET 0) u GROUP BY u.pos, (u.j) / 8
-) y;
+WITH
+  n AS MATERIALIZED (SELECT pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM (SELECT * FROM x0 WHERE pos >= %(p1)s) s),
+  units AS MATERIALIZED (SELECT n.pos, m.j, n.r * ((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(m.w, n.x) AS u(a, b)) - n.mu * m.s) + m.b AS y FROM m_<schema>.h0_qkv m, n n)
+SELECT (slot) / 4 AS kind, mod(slot, 4) AS hd, pos, vec FROM (SELECT u.pos, (u.j) / 8 AS slot, CAST(array_agg(CAST(CAST(u.y AS real) AS real) ORDER BY u.j) AS real[]) AS vec FROM units u GROUP BY u.pos, (u.j) / 8) g;
 
 -- layer 0: append the new values to each channel's row
 UPDATE vt0 SET vals = vt0.vals || n.vals FROM (SELECT r.c, array_agg((CAST(k.vec AS real[]))[mod(r.c, 8) + 1] ORDER BY k.pos) AS vals FROM vt0 r JOIN (SELECT * FROM cache0 WHERE kind = 2 AND pos >= %(p1)s) k ON k.hd = r.c / 8 GROUP BY r.c) n WHERE n.c = vt0.c;
@@ -66,16 +67,14 @@ WITH
   -- each output channel: the softmax weights · that channel's values over positions
   attn AS MATERIALIZED (SELECT p.pos, CAST(array_agg(CAST(CAST((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(p.e, CAST(vt.vals AS real[])) AS u(a, b)) / p.z AS real) AS real) ORDER BY vt.c) AS real[]) AS y
            FROM vt0 vt JOIN weights p ON p.hd = (vt.c) / 8 GROUP BY p.pos),
-  -- output projection, plus the residual stream (each unit's dot product first, as in normed_matvec)
-  resid AS MATERIALIZED (SELECT a.pos, CAST(array_agg(CAST(a.v + (x.x)[a.j + 1] AS real) ORDER BY a.j) AS real[]) AS x
-            FROM (SELECT a.pos, m.j, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(m.w, a.y) AS u(a, b)) + m.b AS v FROM m_<schema>.h0_attn_proj m, attn a OFFSET 0) a
-            JOIN x0 x ON x.pos = a.pos GROUP BY a.pos),
-  -- layer norm 2 and the MLP's first layer, with GELU (tanh form, as GPT-2)
-  fc AS MATERIALIZED (SELECT u.pos, CAST(array_agg(CAST(CAST(0.5 * u.pre * (1 + tanh(0.7978845608028654 * (u.pre + 0.044715 * u.pre * u.pre * u.pre))) AS real) AS real) ORDER BY u.j) AS real[]) AS y FROM (SELECT n.pos, m.j, n.r * ((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(m.w, n.x) AS u(a, b)) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h0_fc m, (SELECT pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM resid WHERE pos >= %(p1)s OFFSET 0) n OFFSET 0) u GROUP BY u.pos)
+  -- output projection, plus the residual stream
+  resid AS MATERIALIZED (SELECT a.pos, CAST(array_agg(CAST(a.v + (x.x)[a.j + 1] AS real) ORDER BY a.j) AS real[]) AS x FROM (SELECT a.pos, m.j, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(m.w, a.y) AS u(a, b)) + m.b AS v FROM m_<schema>.h0_attn_proj m, attn a OFFSET 0) a JOIN x0 x ON x.pos = a.pos GROUP BY a.pos),
+  -- norm 2 and the MLP's first layer, then its activation on each unit
+  n2 AS MATERIALIZED (SELECT pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM resid s),
+  pre AS MATERIALIZED (SELECT n.pos, m.j, n.r * ((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(m.w, n.x) AS u(a, b)) - n.mu * m.s) + m.b AS y FROM m_<schema>.h0_fc m, n2 n),
+  fc AS MATERIALIZED (SELECT u.pos, CAST(array_agg(CAST(CAST(0.5 * u.y * (1 + tanh(0.7978845608028654 * (u.y + 0.044715 * u.y * u.y * u.y))) AS real) AS real) ORDER BY u.j) AS real[]) AS y FROM pre u GROUP BY u.pos)
 -- the MLP's projection, plus the residual stream: the next layer's input
-SELECT f.pos, CAST(array_agg(CAST(f.v + (r.x)[f.j + 1] AS real) ORDER BY f.j) AS real[])
-FROM (SELECT f.pos, m.j, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(m.w, f.y) AS u(a, b)) + m.b AS v FROM m_<schema>.h0_mlp_proj m, fc f OFFSET 0) f
-JOIN resid r ON r.pos = f.pos GROUP BY f.pos;
+SELECT a.pos, CAST(array_agg(CAST(a.v + (x.x)[a.j + 1] AS real) ORDER BY a.j) AS real[]) AS x FROM (SELECT a.pos, m.j, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(m.w, a.y) AS u(a, b)) + m.b AS v FROM m_<schema>.h0_mlp_proj m, fc a OFFSET 0) a JOIN resid x ON x.pos = a.pos GROUP BY a.pos;
 
 -- layer 0: record the attention weights (for inspection only)
 INSERT INTO attn0 WITH scores AS MATERIALIZED (SELECT q.pos, q.hd, k.pos AS kpos, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(q.vec, k.vec) AS u(a, b)) * 0.35355339059327373 AS s, k.pos <= q.pos AS visible
@@ -83,13 +82,14 @@ INSERT INTO attn0 WITH scores AS MATERIALIZED (SELECT q.pos, q.hd, k.pos AS kpos
              WHERE q.kind = 0 AND q.pos >= %(p1)s),
   peaks AS MATERIALIZED (SELECT s.*, r.m FROM scores s JOIN (SELECT pos, hd, max(CASE WHEN visible THEN s END) AS m
              FROM scores GROUP BY pos, hd) r ON r.pos = s.pos AND r.hd = s.hd)
-SELECT pos, hd, kpos, CASE WHEN visible THEN exp(s - m) ELSE 0 END / sum(CASE WHEN visible THEN exp(s - m) ELSE 0 END) OVER (PARTITION BY pos, hd) FROM peaks;
+SELECT pos, hd, kpos, CASE WHEN visible THEN exp(s - m) ELSE 0 END / sum(CASE WHEN visible THEN exp(s - m) ELSE 0 END) OVER (PARTITION BY pos, hd) FROM peaks WHERE visible;
 
--- layer 1: layer norm 1 and the QKV projection; cache each head's query, key and value
+-- layer 1: norm 1 and the QKV projection; cache each head's query, key and value
 INSERT INTO cache1
-SELECT (slot) / 4 AS kind, mod(slot, 4) AS hd, pos, y AS vec FROM (
-  SELECT u.pos, (u.j) / 8 AS slot, CAST(array_agg(CAST(CAST(u.pre AS real) AS real) ORDER BY u.j) AS real[]) AS y FROM (SELECT n.pos, m.j, n.r * ((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(m.w, n.x) AS u(a, b)) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h1_qkv m, (SELECT pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM x1 WHERE pos >= %(p1)s OFFSET 0) n OFFSET 0) u GROUP BY u.pos, (u.j) / 8
-) y;
+WITH
+  n AS MATERIALIZED (SELECT pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM (SELECT * FROM x1 WHERE pos >= %(p1)s) s),
+  units AS MATERIALIZED (SELECT n.pos, m.j, n.r * ((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(m.w, n.x) AS u(a, b)) - n.mu * m.s) + m.b AS y FROM m_<schema>.h1_qkv m, n n)
+SELECT (slot) / 4 AS kind, mod(slot, 4) AS hd, pos, vec FROM (SELECT u.pos, (u.j) / 8 AS slot, CAST(array_agg(CAST(CAST(u.y AS real) AS real) ORDER BY u.j) AS real[]) AS vec FROM units u GROUP BY u.pos, (u.j) / 8) g;
 
 -- layer 1: append the new values to each channel's row
 UPDATE vt1 SET vals = vt1.vals || n.vals FROM (SELECT r.c, array_agg((CAST(k.vec AS real[]))[mod(r.c, 8) + 1] ORDER BY k.pos) AS vals FROM vt1 r JOIN (SELECT * FROM cache1 WHERE kind = 2 AND pos >= %(p1)s) k ON k.hd = r.c / 8 GROUP BY r.c) n WHERE n.c = vt1.c;
@@ -108,16 +108,14 @@ WITH
   -- each output channel: the softmax weights · that channel's values over positions
   attn AS MATERIALIZED (SELECT p.pos, CAST(array_agg(CAST(CAST((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(p.e, CAST(vt.vals AS real[])) AS u(a, b)) / p.z AS real) AS real) ORDER BY vt.c) AS real[]) AS y
            FROM vt1 vt JOIN weights p ON p.hd = (vt.c) / 8 GROUP BY p.pos),
-  -- output projection, plus the residual stream (each unit's dot product first, as in normed_matvec)
-  resid AS MATERIALIZED (SELECT a.pos, CAST(array_agg(CAST(a.v + (x.x)[a.j + 1] AS real) ORDER BY a.j) AS real[]) AS x
-            FROM (SELECT a.pos, m.j, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(m.w, a.y) AS u(a, b)) + m.b AS v FROM m_<schema>.h1_attn_proj m, attn a OFFSET 0) a
-            JOIN x1 x ON x.pos = a.pos GROUP BY a.pos),
-  -- layer norm 2 and the MLP's first layer, with GELU (tanh form, as GPT-2)
-  fc AS MATERIALIZED (SELECT u.pos, CAST(array_agg(CAST(CAST(0.5 * u.pre * (1 + tanh(0.7978845608028654 * (u.pre + 0.044715 * u.pre * u.pre * u.pre))) AS real) AS real) ORDER BY u.j) AS real[]) AS y FROM (SELECT n.pos, m.j, n.r * ((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(m.w, n.x) AS u(a, b)) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h1_fc m, (SELECT pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM resid WHERE pos >= %(p1)s OFFSET 0) n OFFSET 0) u GROUP BY u.pos)
+  -- output projection, plus the residual stream
+  resid AS MATERIALIZED (SELECT a.pos, CAST(array_agg(CAST(a.v + (x.x)[a.j + 1] AS real) ORDER BY a.j) AS real[]) AS x FROM (SELECT a.pos, m.j, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(m.w, a.y) AS u(a, b)) + m.b AS v FROM m_<schema>.h1_attn_proj m, attn a OFFSET 0) a JOIN x1 x ON x.pos = a.pos GROUP BY a.pos),
+  -- norm 2 and the MLP's first layer, then its activation on each unit
+  n2 AS MATERIALIZED (SELECT pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM resid s),
+  pre AS MATERIALIZED (SELECT n.pos, m.j, n.r * ((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(m.w, n.x) AS u(a, b)) - n.mu * m.s) + m.b AS y FROM m_<schema>.h1_fc m, n2 n),
+  fc AS MATERIALIZED (SELECT u.pos, CAST(array_agg(CAST(CAST(0.5 * u.y * (1 + tanh(0.7978845608028654 * (u.y + 0.044715 * u.y * u.y * u.y))) AS real) AS real) ORDER BY u.j) AS real[]) AS y FROM pre u GROUP BY u.pos)
 -- the MLP's projection, plus the residual stream: the next layer's input
-SELECT f.pos, CAST(array_agg(CAST(f.v + (r.x)[f.j + 1] AS real) ORDER BY f.j) AS real[])
-FROM (SELECT f.pos, m.j, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(m.w, f.y) AS u(a, b)) + m.b AS v FROM m_<schema>.h1_mlp_proj m, fc f OFFSET 0) f
-JOIN resid r ON r.pos = f.pos GROUP BY f.pos;
+SELECT a.pos, CAST(array_agg(CAST(a.v + (x.x)[a.j + 1] AS real) ORDER BY a.j) AS real[]) AS x FROM (SELECT a.pos, m.j, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(m.w, a.y) AS u(a, b)) + m.b AS v FROM m_<schema>.h1_mlp_proj m, fc a OFFSET 0) a JOIN resid x ON x.pos = a.pos GROUP BY a.pos;
 
 -- layer 1: record the attention weights (for inspection only)
 INSERT INTO attn1 WITH scores AS MATERIALIZED (SELECT q.pos, q.hd, k.pos AS kpos, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(q.vec, k.vec) AS u(a, b)) * 0.35355339059327373 AS s, k.pos <= q.pos AS visible
@@ -125,40 +123,36 @@ INSERT INTO attn1 WITH scores AS MATERIALIZED (SELECT q.pos, q.hd, k.pos AS kpos
              WHERE q.kind = 0 AND q.pos >= %(p1)s),
   peaks AS MATERIALIZED (SELECT s.*, r.m FROM scores s JOIN (SELECT pos, hd, max(CASE WHEN visible THEN s END) AS m
              FROM scores GROUP BY pos, hd) r ON r.pos = s.pos AND r.hd = s.hd)
-SELECT pos, hd, kpos, CASE WHEN visible THEN exp(s - m) ELSE 0 END / sum(CASE WHEN visible THEN exp(s - m) ELSE 0 END) OVER (PARTITION BY pos, hd) FROM peaks;
+SELECT pos, hd, kpos, CASE WHEN visible THEN exp(s - m) ELSE 0 END / sum(CASE WHEN visible THEN exp(s - m) ELSE 0 END) OVER (PARTITION BY pos, hd) FROM peaks WHERE visible;
 
--- final layer norm
-INSERT INTO final SELECT s.pos, (SELECT CAST(array_agg(CAST(u.a0 * s.r * u.a1 + u.a2 AS real) ORDER BY u.i) AS real[]) FROM unnest(CAST(s.xc AS real[]), CAST(n.g AS real[]), CAST(n.b AS real[])) WITH ORDINALITY AS u(a0, a1, a2, i)) AS xn FROM (SELECT pos, (SELECT CAST(array_agg(CAST(u.a0 - mu AS real) ORDER BY u.i) AS real[]) FROM unnest(CAST(x AS real[])) WITH ORDINALITY AS u(a0, i)) AS xc, r FROM (SELECT pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM x2 WHERE pos >= %(p1)s OFFSET 0) n) s, m_<schema>.ln_f n;
+-- final norm
+INSERT INTO final
+WITH
+  n AS MATERIALIZED (SELECT pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM (SELECT * FROM x2 WHERE pos >= %(p1)s) s)
+SELECT s.pos, (SELECT CAST(array_agg(CAST(u.a0 * s.r * u.a1 + u.a2 AS real) ORDER BY u.i) AS real[]) FROM unnest(CAST(s.xc AS real[]), CAST(f.g AS real[]), CAST(f.b AS real[])) WITH ORDINALITY AS u(a0, a1, a2, i)) AS xn FROM (SELECT pos, (SELECT CAST(array_agg(CAST(u.a0 - mu AS real) ORDER BY u.i) AS real[]) FROM unnest(CAST(x AS real[])) WITH ORDINALITY AS u(a0, i)) AS xc, r FROM n) s, m_<schema>.ln_f f;
 
 -- ===== the measurements =====
 
 -- the length of every residual stream at every position
 CREATE TEMP TABLE norms AS
-SELECT 0 AS layer, pos, sqrt((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(x, x) AS u(a, b))) AS norm FROM x0 UNION ALL SELECT 1 AS layer, pos, sqrt((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(x, x) AS u(a, b))) AS norm FROM x1 UNION ALL SELECT 2 AS layer, pos, sqrt((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(x, x) AS u(a, b))) AS norm FROM x2;
+SELECT 0 AS layer, s.pos, sqrt((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(s.x, s.x) AS u(a, b))) AS norm FROM x0 s UNION ALL SELECT 1 AS layer, s.pos, sqrt((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(s.x, s.x) AS u(a, b))) AS norm FROM x1 s UNION ALL SELECT 2 AS layer, s.pos, sqrt((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(s.x, s.x) AS u(a, b))) AS norm FROM x2 s;
 
 -- the logit lens: every block's output read as if it were the last
 CREATE TEMP TABLE lens AS
-WITH logits AS (SELECT n.layer, n.pos, e.j, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(e.w, n.xn) AS u(a, b)) AS score FROM m_<schema>.wte e, (SELECT s.layer, s.pos, (SELECT CAST(array_agg(CAST(u.a0 * s.r * u.a1 + u.a2 AS real) ORDER BY u.i) AS real[]) FROM unnest(CAST(s.xc AS real[]), CAST(n.g AS real[]), CAST(n.b AS real[])) WITH ORDINALITY AS u(a0, a1, a2, i)) AS xn FROM (SELECT layer, pos, (SELECT CAST(array_agg(CAST(u.a0 - mu AS real) ORDER BY u.i) AS real[]) FROM unnest(CAST(x AS real[])) WITH ORDINALITY AS u(a0, i)) AS xc, r FROM (SELECT layer, pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM (SELECT 1 AS layer, pos, x FROM x1 UNION ALL SELECT 2 AS layer, pos, x FROM x2) s OFFSET 0) n) s, m_<schema>.ln_f n OFFSET 0) n WHERE e.j < 265)
-SELECT layer, pos, rank, j AS token, p FROM (
-  SELECT layer, pos, j, exp(score - m) / sum(exp(score - m)) OVER (PARTITION BY layer, pos) AS p,
-         row_number() OVER (PARTITION BY layer, pos ORDER BY score DESC, j) AS rank
-  FROM (SELECT *, max(score) OVER (PARTITION BY layer, pos) AS m FROM logits) peaks) probs
-WHERE rank <= 5;
+WITH
+  n AS MATERIALIZED (SELECT layer, pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM (SELECT 1 AS layer, s.* FROM x1 s UNION ALL SELECT 2 AS layer, s.* FROM x2 s) s),
+  normed AS MATERIALIZED (SELECT s.layer, s.pos, (SELECT CAST(array_agg(CAST(u.a0 * s.r * u.a1 + u.a2 AS real) ORDER BY u.i) AS real[]) FROM unnest(CAST(s.xc AS real[]), CAST(f.g AS real[]), CAST(f.b AS real[])) WITH ORDINALITY AS u(a0, a1, a2, i)) AS xn FROM (SELECT layer, pos, (SELECT CAST(array_agg(CAST(u.a0 - mu AS real) ORDER BY u.i) AS real[]) FROM unnest(CAST(x AS real[])) WITH ORDINALITY AS u(a0, i)) AS xc, r FROM n) s, m_<schema>.ln_f f),
+  logits AS MATERIALIZED (SELECT n.layer, n.pos, e.j, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(e.w, n.xn) AS u(a, b)) AS score FROM m_<schema>.wte e, normed n WHERE e.j < 265)
+SELECT layer, pos, j AS token, p, rank FROM (SELECT * FROM (SELECT t.*, row_number() OVER (PARTITION BY layer, pos ORDER BY p DESC, j) AS rank FROM (SELECT layer, pos, j, exp(score - m) / sum(exp(score - m)) OVER (PARTITION BY layer, pos) AS p FROM (SELECT *, max(score) OVER (PARTITION BY layer, pos) AS m FROM logits) peaks) t) ranked WHERE rank <= 5) r;
 
 -- the next token after the prompt at each temperature
 CREATE TEMP TABLE next_token AS
-WITH logits AS (SELECT t.temperature, e.j, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(e.w, f.xn) AS u(a, b)) / t.temperature AS score FROM m_<schema>.wte e, final f, (SELECT CAST(0.5 AS DOUBLE PRECISION) AS temperature UNION ALL SELECT CAST(1.0 AS DOUBLE PRECISION) AS temperature UNION ALL SELECT CAST(2.0 AS DOUBLE PRECISION) AS temperature) t WHERE f.pos = (SELECT max(pos) FROM final) AND e.j < 265)
-SELECT temperature, rank, j AS token, p FROM (
-  SELECT temperature, j, exp(score - m) / sum(exp(score - m)) OVER (PARTITION BY temperature) AS p,
-         row_number() OVER (PARTITION BY temperature ORDER BY score DESC, j) AS rank
-  FROM (SELECT *, max(score) OVER (PARTITION BY temperature) AS m FROM logits) peaks) probs
-WHERE rank <= 5;
+WITH
+  logits AS MATERIALIZED (SELECT t.temperature, e.j, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(e.w, f.xn) AS u(a, b)) / t.temperature AS score
+             FROM m_<schema>.wte e, final f, (SELECT CAST(0.5 AS DOUBLE PRECISION) AS temperature UNION ALL SELECT CAST(1.0 AS DOUBLE PRECISION) AS temperature UNION ALL SELECT CAST(2.0 AS DOUBLE PRECISION) AS temperature) t WHERE f.pos = (SELECT max(pos) FROM final) AND e.j < 265)
+SELECT temperature, j AS token, p, rank FROM (SELECT * FROM (SELECT t.*, row_number() OVER (PARTITION BY temperature ORDER BY p DESC, j) AS rank FROM (SELECT temperature, j, exp(score - m) / sum(exp(score - m)) OVER (PARTITION BY temperature) AS p FROM (SELECT *, max(score) OVER (PARTITION BY temperature) AS m FROM logits) peaks) t) ranked WHERE rank <= 5) r;
 
 -- each prompt token's nearest tokens in the embedding matrix
 CREATE TEMP TABLE neighbours AS
-SELECT pos, rank, token, similarity FROM (
-  SELECT pos, token, similarity, row_number() OVER (PARTITION BY pos ORDER BY similarity DESC NULLS LAST, token) AS rank
-  FROM (SELECT t.pos, e.j AS token, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(e.w, s.w) AS u(a, b)) / NULLIF(sqrt((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(e.w, e.w) AS u(a, b))) * sqrt((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(s.w, s.w) AS u(a, b))), 0) AS similarity
-        FROM tokens t JOIN m_<schema>.wte s ON s.j = t.token, m_<schema>.wte e WHERE e.j <> t.token AND e.j < 265) c) ranked
-WHERE rank <= 5;
+SELECT pos, token, similarity, rank FROM (SELECT * FROM (SELECT t.*, row_number() OVER (PARTITION BY pos ORDER BY similarity DESC NULLS LAST, token) AS rank FROM (SELECT t.pos, e.j AS token, (SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(e.w, s.w) AS u(a, b)) / NULLIF(sqrt((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(e.w, e.w) AS u(a, b))) * sqrt((SELECT sum(CAST(u.a AS double precision) * u.b) FROM unnest(s.w, s.w) AS u(a, b))), 0) AS similarity FROM tokens t JOIN m_<schema>.wte s ON s.j = t.token, m_<schema>.wte e WHERE e.j <> t.token AND e.j < 265) t) ranked WHERE rank <= 5) n;
 

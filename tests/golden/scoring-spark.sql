@@ -3,7 +3,7 @@
 
 -- ===== the logits of every new position =====
 
--- logits: the final hidden state · every token's embedding
+-- logits: the final hidden state · every token's unembedding
 SELECT f.pos, e.j, aggregate(zip_with(e.w, f.xn, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) AS logit FROM m_<schema>.wte e, final f WHERE f.pos >= :p1;
 
 -- ===== the loss =====
@@ -21,9 +21,8 @@ SELECT sum(s.z - l.logit) AS nll FROM lse s JOIN tokens t ON t.pos = s.pos + 1
 
 -- the 5 most likely next tokens
 WITH
-  l AS (SELECT j, logit FROM (SELECT f.pos, e.j, aggregate(zip_with(e.w, f.xn, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) AS logit FROM m_<schema>.wte e, final f WHERE f.pos = :p1) a WHERE j < 265),
-  peak AS (SELECT max(logit) AS top, sum(exp(logit - (SELECT max(logit) FROM l))) AS z FROM l)
-SELECT l.j, exp(l.logit - p.top) / p.z AS p FROM l, peak p ORDER BY p DESC, l.j LIMIT 5;
+  l AS (SELECT j, logit FROM (SELECT f.pos, e.j, aggregate(zip_with(e.w, f.xn, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) AS logit FROM m_<schema>.wte e, final f WHERE f.pos = :p1) a WHERE j < 265)
+SELECT token, p FROM (SELECT j AS token, p, rank FROM (SELECT * FROM (SELECT t.*, row_number() OVER (ORDER BY p DESC, j) AS rank FROM (SELECT j, exp(logit - m) / sum(exp(logit - m)) OVER () AS p FROM (SELECT *, max(logit) OVER () AS m FROM l) peaks) t) ranked WHERE rank <= 5) r) t ORDER BY rank;
 
 -- ===== a new sequence on the same session =====
 

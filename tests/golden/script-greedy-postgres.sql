@@ -326,7 +326,7 @@ CREATE TEMP TABLE x0 (pos INTEGER, x vector); ALTER TABLE x0 ALTER COLUMN x SET 
 CREATE TEMP TABLE x1 (pos INTEGER, x vector); ALTER TABLE x1 ALTER COLUMN x SET STORAGE PLAIN;
 -- the residual stream after the last layer
 CREATE TEMP TABLE x2 (pos INTEGER, x vector); ALTER TABLE x2 ALTER COLUMN x SET STORAGE PLAIN;
--- the final layer norm's output
+-- the final norm's output
 CREATE TEMP TABLE final (pos INTEGER, xn vector); ALTER TABLE final ALTER COLUMN xn SET STORAGE PLAIN;
 -- layer 0 queries (kind 0), keys (1) and values (2): a row per head and position
 CREATE TEMP TABLE cache0 (kind INTEGER, hd INTEGER, pos INTEGER, vec vector); ALTER TABLE cache0 ALTER COLUMN vec SET STORAGE PLAIN;
@@ -352,12 +352,13 @@ CREATE TEMP TABLE picked (k INTEGER, token INTEGER);
 -- step_01: token embedding + position embedding: the residual stream x0
 PREPARE step_01 AS
 INSERT INTO x0 SELECT t.pos, (SELECT CAST(array_agg(CAST(u.a0 + u.a1 AS real) ORDER BY u.i) AS vector) FROM unnest(CAST(e.w AS real[]), CAST(p.w AS real[])) WITH ORDINALITY AS u(a0, a1, i)) FROM tokens t JOIN m_<schema>.wte e ON e.j = t.token JOIN m_<schema>.wpe p ON p.j = t.pos WHERE t.pos >= (SELECT pos FROM step_start);
--- step_02: layer 0: layer norm 1 and the QKV projection; cache each head's query, key and value
+-- step_02: layer 0: norm 1 and the QKV projection; cache each head's query, key and value
 PREPARE step_02 AS
 INSERT INTO cache0
-SELECT (slot) / 4 AS kind, mod(slot, 4) AS hd, pos, y AS vec FROM (
-  SELECT u.pos, (u.j) / 8 AS slot, CAST(array_agg(CAST(CAST(u.pre AS real) AS real) ORDER BY u.j) AS vector) AS y FROM (SELECT n.pos, m.j, n.r * (inner_product(m.w, n.x) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h0_qkv m, (SELECT pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM x0 WHERE pos >= (SELECT pos FROM step_start) OFFSET 0) n OFFSET 0) u GROUP BY u.pos, (u.j) / 8
-) y;
+WITH
+  n AS MATERIALIZED (SELECT pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM (SELECT * FROM x0 WHERE pos >= (SELECT pos FROM step_start)) s),
+  units AS MATERIALIZED (SELECT n.pos, m.j, n.r * (inner_product(m.w, n.x) - n.mu * m.s) + m.b AS y FROM m_<schema>.h0_qkv m, n n)
+SELECT (slot) / 4 AS kind, mod(slot, 4) AS hd, pos, vec FROM (SELECT u.pos, (u.j) / 8 AS slot, CAST(array_agg(CAST(CAST(u.y AS real) AS real) ORDER BY u.j) AS vector) AS vec FROM units u GROUP BY u.pos, (u.j) / 8) g;
 -- step_03: layer 0: append the new values to each channel's row
 PREPARE step_03 AS
 UPDATE vt0 SET vals = vt0.vals || n.vals FROM (SELECT r.c, array_agg((CAST(k.vec AS real[]))[mod(r.c, 8) + 1] ORDER BY k.pos) AS vals FROM vt0 r JOIN (SELECT * FROM cache0 WHERE kind = 2 AND pos >= (SELECT pos FROM step_start)) k ON k.hd = r.c / 8 GROUP BY r.c) n WHERE n.c = vt0.c;
@@ -376,22 +377,21 @@ WITH
   -- each output channel: the softmax weights · that channel's values over positions
   attn AS MATERIALIZED (SELECT p.pos, CAST(array_agg(CAST(CAST(inner_product(p.e, CAST(vt.vals AS vector)) / p.z AS real) AS real) ORDER BY vt.c) AS vector) AS y
            FROM vt0 vt JOIN weights p ON p.hd = (vt.c) / 8 GROUP BY p.pos),
-  -- output projection, plus the residual stream (each unit's dot product first, as in normed_matvec)
-  resid AS MATERIALIZED (SELECT a.pos, (CAST(array_agg(CAST(a.v AS real) ORDER BY a.j) AS vector) + any_value(x.x)) AS x
-            FROM (SELECT a.pos, m.j, inner_product(m.w, a.y) + m.b AS v FROM m_<schema>.h0_attn_proj m, attn a OFFSET 0) a
-            JOIN x0 x ON x.pos = a.pos GROUP BY a.pos),
-  -- layer norm 2 and the MLP's first layer, with GELU (tanh form, as GPT-2)
-  fc AS MATERIALIZED (SELECT u.pos, CAST(array_agg(CAST(CAST(0.5 * u.pre * (1 + tanh(0.7978845608028654 * (u.pre + 0.044715 * u.pre * u.pre * u.pre))) AS real) AS real) ORDER BY u.j) AS vector) AS y FROM (SELECT n.pos, m.j, n.r * (inner_product(m.w, n.x) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h0_fc m, (SELECT pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM resid WHERE pos >= (SELECT pos FROM step_start) OFFSET 0) n OFFSET 0) u GROUP BY u.pos)
+  -- output projection, plus the residual stream
+  resid AS MATERIALIZED (SELECT a.pos, (CAST(array_agg(CAST(a.v AS real) ORDER BY a.j) AS vector) + any_value(x.x)) AS x FROM (SELECT a.pos, m.j, inner_product(m.w, a.y) + m.b AS v FROM m_<schema>.h0_attn_proj m, attn a OFFSET 0) a JOIN x0 x ON x.pos = a.pos GROUP BY a.pos),
+  -- norm 2 and the MLP's first layer, then its activation on each unit
+  n2 AS MATERIALIZED (SELECT pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM resid s),
+  pre AS MATERIALIZED (SELECT n.pos, m.j, n.r * (inner_product(m.w, n.x) - n.mu * m.s) + m.b AS y FROM m_<schema>.h0_fc m, n2 n),
+  fc AS MATERIALIZED (SELECT u.pos, CAST(array_agg(CAST(CAST(0.5 * u.y * (1 + tanh(0.7978845608028654 * (u.y + 0.044715 * u.y * u.y * u.y))) AS real) AS real) ORDER BY u.j) AS vector) AS y FROM pre u GROUP BY u.pos)
 -- the MLP's projection, plus the residual stream: the next layer's input
-SELECT f.pos, (CAST(array_agg(CAST(f.v AS real) ORDER BY f.j) AS vector) + any_value(r.x))
-FROM (SELECT f.pos, m.j, inner_product(m.w, f.y) + m.b AS v FROM m_<schema>.h0_mlp_proj m, fc f OFFSET 0) f
-JOIN resid r ON r.pos = f.pos GROUP BY f.pos;
--- step_05: layer 1: layer norm 1 and the QKV projection; cache each head's query, key and value
+SELECT a.pos, (CAST(array_agg(CAST(a.v AS real) ORDER BY a.j) AS vector) + any_value(x.x)) AS x FROM (SELECT a.pos, m.j, inner_product(m.w, a.y) + m.b AS v FROM m_<schema>.h0_mlp_proj m, fc a OFFSET 0) a JOIN resid x ON x.pos = a.pos GROUP BY a.pos;
+-- step_05: layer 1: norm 1 and the QKV projection; cache each head's query, key and value
 PREPARE step_05 AS
 INSERT INTO cache1
-SELECT (slot) / 4 AS kind, mod(slot, 4) AS hd, pos, y AS vec FROM (
-  SELECT u.pos, (u.j) / 8 AS slot, CAST(array_agg(CAST(CAST(u.pre AS real) AS real) ORDER BY u.j) AS vector) AS y FROM (SELECT n.pos, m.j, n.r * (inner_product(m.w, n.x) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h1_qkv m, (SELECT pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM x1 WHERE pos >= (SELECT pos FROM step_start) OFFSET 0) n OFFSET 0) u GROUP BY u.pos, (u.j) / 8
-) y;
+WITH
+  n AS MATERIALIZED (SELECT pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM (SELECT * FROM x1 WHERE pos >= (SELECT pos FROM step_start)) s),
+  units AS MATERIALIZED (SELECT n.pos, m.j, n.r * (inner_product(m.w, n.x) - n.mu * m.s) + m.b AS y FROM m_<schema>.h1_qkv m, n n)
+SELECT (slot) / 4 AS kind, mod(slot, 4) AS hd, pos, vec FROM (SELECT u.pos, (u.j) / 8 AS slot, CAST(array_agg(CAST(CAST(u.y AS real) AS real) ORDER BY u.j) AS vector) AS vec FROM units u GROUP BY u.pos, (u.j) / 8) g;
 -- step_06: layer 1: append the new values to each channel's row
 PREPARE step_06 AS
 UPDATE vt1 SET vals = vt1.vals || n.vals FROM (SELECT r.c, array_agg((CAST(k.vec AS real[]))[mod(r.c, 8) + 1] ORDER BY k.pos) AS vals FROM vt1 r JOIN (SELECT * FROM cache1 WHERE kind = 2 AND pos >= (SELECT pos FROM step_start)) k ON k.hd = r.c / 8 GROUP BY r.c) n WHERE n.c = vt1.c;
@@ -410,19 +410,20 @@ WITH
   -- each output channel: the softmax weights · that channel's values over positions
   attn AS MATERIALIZED (SELECT p.pos, CAST(array_agg(CAST(CAST(inner_product(p.e, CAST(vt.vals AS vector)) / p.z AS real) AS real) ORDER BY vt.c) AS vector) AS y
            FROM vt1 vt JOIN weights p ON p.hd = (vt.c) / 8 GROUP BY p.pos),
-  -- output projection, plus the residual stream (each unit's dot product first, as in normed_matvec)
-  resid AS MATERIALIZED (SELECT a.pos, (CAST(array_agg(CAST(a.v AS real) ORDER BY a.j) AS vector) + any_value(x.x)) AS x
-            FROM (SELECT a.pos, m.j, inner_product(m.w, a.y) + m.b AS v FROM m_<schema>.h1_attn_proj m, attn a OFFSET 0) a
-            JOIN x1 x ON x.pos = a.pos GROUP BY a.pos),
-  -- layer norm 2 and the MLP's first layer, with GELU (tanh form, as GPT-2)
-  fc AS MATERIALIZED (SELECT u.pos, CAST(array_agg(CAST(CAST(0.5 * u.pre * (1 + tanh(0.7978845608028654 * (u.pre + 0.044715 * u.pre * u.pre * u.pre))) AS real) AS real) ORDER BY u.j) AS vector) AS y FROM (SELECT n.pos, m.j, n.r * (inner_product(m.w, n.x) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h1_fc m, (SELECT pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM resid WHERE pos >= (SELECT pos FROM step_start) OFFSET 0) n OFFSET 0) u GROUP BY u.pos)
+  -- output projection, plus the residual stream
+  resid AS MATERIALIZED (SELECT a.pos, (CAST(array_agg(CAST(a.v AS real) ORDER BY a.j) AS vector) + any_value(x.x)) AS x FROM (SELECT a.pos, m.j, inner_product(m.w, a.y) + m.b AS v FROM m_<schema>.h1_attn_proj m, attn a OFFSET 0) a JOIN x1 x ON x.pos = a.pos GROUP BY a.pos),
+  -- norm 2 and the MLP's first layer, then its activation on each unit
+  n2 AS MATERIALIZED (SELECT pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM resid s),
+  pre AS MATERIALIZED (SELECT n.pos, m.j, n.r * (inner_product(m.w, n.x) - n.mu * m.s) + m.b AS y FROM m_<schema>.h1_fc m, n2 n),
+  fc AS MATERIALIZED (SELECT u.pos, CAST(array_agg(CAST(CAST(0.5 * u.y * (1 + tanh(0.7978845608028654 * (u.y + 0.044715 * u.y * u.y * u.y))) AS real) AS real) ORDER BY u.j) AS vector) AS y FROM pre u GROUP BY u.pos)
 -- the MLP's projection, plus the residual stream: the next layer's input
-SELECT f.pos, (CAST(array_agg(CAST(f.v AS real) ORDER BY f.j) AS vector) + any_value(r.x))
-FROM (SELECT f.pos, m.j, inner_product(m.w, f.y) + m.b AS v FROM m_<schema>.h1_mlp_proj m, fc f OFFSET 0) f
-JOIN resid r ON r.pos = f.pos GROUP BY f.pos;
--- step_08: final layer norm
+SELECT a.pos, (CAST(array_agg(CAST(a.v AS real) ORDER BY a.j) AS vector) + any_value(x.x)) AS x FROM (SELECT a.pos, m.j, inner_product(m.w, a.y) + m.b AS v FROM m_<schema>.h1_mlp_proj m, fc a OFFSET 0) a JOIN resid x ON x.pos = a.pos GROUP BY a.pos;
+-- step_08: final norm
 PREPARE step_08 AS
-INSERT INTO final SELECT s.pos, (SELECT CAST(array_agg(CAST(u.a0 * s.r * u.a1 + u.a2 AS real) ORDER BY u.i) AS vector) FROM unnest(CAST(s.xc AS real[]), CAST(n.g AS real[]), CAST(n.b AS real[])) WITH ORDINALITY AS u(a0, a1, a2, i)) AS xn FROM (SELECT pos, (SELECT CAST(array_agg(CAST(u.a0 - mu AS real) ORDER BY u.i) AS vector) FROM unnest(CAST(x AS real[])) WITH ORDINALITY AS u(a0, i)) AS xc, r FROM (SELECT pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM x2 WHERE pos >= (SELECT pos FROM step_start) OFFSET 0) n) s, m_<schema>.ln_f n;
+INSERT INTO final
+WITH
+  n AS MATERIALIZED (SELECT pos, x, (SELECT avg(v) FROM unnest(CAST(x AS real[])) AS v) AS mu, 1.0 / sqrt((SELECT var_pop(v) FROM unnest(CAST(x AS real[])) AS v) + 1e-05) AS r FROM (SELECT * FROM x2 WHERE pos >= (SELECT pos FROM step_start)) s)
+SELECT s.pos, (SELECT CAST(array_agg(CAST(u.a0 * s.r * u.a1 + u.a2 AS real) ORDER BY u.i) AS vector) FROM unnest(CAST(s.xc AS real[]), CAST(f.g AS real[]), CAST(f.b AS real[])) WITH ORDINALITY AS u(a0, a1, a2, i)) AS xn FROM (SELECT pos, (SELECT CAST(array_agg(CAST(u.a0 - mu AS real) ORDER BY u.i) AS vector) FROM unnest(CAST(x AS real[])) WITH ORDINALITY AS u(a0, i)) AS xc, r FROM n) s, m_<schema>.ln_f f;
 -- pick: the next token, greedily: the highest logit, the lower id of equals (NumPy's argmax)
 PREPARE pick AS
 INSERT INTO picked

@@ -331,7 +331,7 @@ CREATE TEMP TABLE x0 (pos INTEGER, x FLOAT[]);
 CREATE TEMP TABLE x1 (pos INTEGER, x FLOAT[]);
 -- the residual stream after the last layer
 CREATE TEMP TABLE x2 (pos INTEGER, x FLOAT[]);
--- the final layer norm's output
+-- the final norm's output
 CREATE TEMP TABLE final (pos INTEGER, xn FLOAT[]);
 -- layer 0 queries (kind 0), keys (1) and values (2): a row per head and position
 CREATE TEMP TABLE cache0 (kind INTEGER, hd INTEGER, pos INTEGER, vec FLOAT[]);
@@ -365,11 +365,12 @@ INSERT INTO draws VALUES
 -- step_01: token embedding + position embedding: the residual stream x0
 CREATE TEMP VIEW step_01 AS
 SELECT t.pos, CAST(list_transform(list_zip(e.w, p.w), lambda z: z[1] + z[2]) AS FLOAT[]) FROM tokens t JOIN m_<schema>.wte e ON e.j = t.token JOIN m_<schema>.wpe p ON p.j = t.pos WHERE t.pos >= (SELECT pos FROM step_start);
--- step_02: layer 0: layer norm 1 and the QKV projection; cache each head's query, key and value
+-- step_02: layer 0: norm 1 and the QKV projection; cache each head's query, key and value
 CREATE TEMP VIEW step_02 AS
-SELECT slot // 4 AS kind, slot % 4 AS hd, pos, y AS vec FROM (
-  SELECT u.pos, u.j // 8 AS slot, list(CAST(u.pre AS FLOAT) ORDER BY u.j) AS y FROM (SELECT n.pos, m.j, n.r * (list_dot_product(m.w, n.x) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h0_qkv m, (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM x0 WHERE pos >= (SELECT pos FROM step_start)) n) u GROUP BY u.pos, u.j // 8
-) y;
+WITH
+  n AS (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM (SELECT * FROM x0 WHERE pos >= (SELECT pos FROM step_start)) s),
+  units AS (SELECT n.pos, m.j, n.r * (list_dot_product(m.w, n.x) - n.mu * m.s) + m.b AS y FROM m_<schema>.h0_qkv m, n n)
+SELECT slot // 4 AS kind, slot % 4 AS hd, pos, vec FROM (SELECT u.pos, u.j // 8 AS slot, list(CAST(u.y AS FLOAT) ORDER BY u.j) AS vec FROM units u GROUP BY u.pos, u.j // 8) g;
 -- step_04: layer 0: causal self-attention, projection + residual, then the MLP + residual
 CREATE TEMP VIEW step_04 AS
 WITH
@@ -384,21 +385,20 @@ WITH
   -- each output channel: the softmax weights · that channel's values over positions
   attn AS (SELECT p.pos, list(CAST(list_dot_product(p.e, vt.vals) / p.z AS FLOAT) ORDER BY vt.c) AS y
            FROM vt0 vt JOIN weights p ON p.hd = vt.c // 8 GROUP BY p.pos),
-  -- output projection, plus the residual stream (each unit's dot product first, as in normed_matvec)
-  resid AS (SELECT a.pos, list(a.v + x.x[a.j + 1] ORDER BY a.j) AS x
-            FROM (SELECT a.pos, m.j, list_dot_product(m.w, a.y) + m.b AS v FROM m_<schema>.h0_attn_proj m, attn a) a
-            JOIN x0 x ON x.pos = a.pos GROUP BY a.pos),
-  -- layer norm 2 and the MLP's first layer, with GELU (tanh form, as GPT-2)
-  fc AS (SELECT u.pos, list(CAST(0.5 * u.pre * (1 + tanh(0.7978845608028654 * (u.pre + 0.044715 * u.pre * u.pre * u.pre))) AS FLOAT) ORDER BY u.j) AS y FROM (SELECT n.pos, m.j, n.r * (list_dot_product(m.w, n.x) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h0_fc m, (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM resid WHERE pos >= (SELECT pos FROM step_start)) n) u GROUP BY u.pos)
+  -- output projection, plus the residual stream
+  resid AS (SELECT a.pos, list(a.v + x.x[a.j + 1] ORDER BY a.j) AS x FROM (SELECT a.pos, m.j, list_dot_product(m.w, a.y) + m.b AS v FROM m_<schema>.h0_attn_proj m, attn a) a JOIN x0 x ON x.pos = a.pos GROUP BY a.pos),
+  -- norm 2 and the MLP's first layer, then its activation on each unit
+  n2 AS (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM resid s),
+  pre AS (SELECT n.pos, m.j, n.r * (list_dot_product(m.w, n.x) - n.mu * m.s) + m.b AS y FROM m_<schema>.h0_fc m, n2 n),
+  fc AS (SELECT u.pos, list(CAST(0.5 * u.y * (1 + tanh(0.7978845608028654 * (u.y + 0.044715 * u.y * u.y * u.y))) AS FLOAT) ORDER BY u.j) AS y FROM pre u GROUP BY u.pos)
 -- the MLP's projection, plus the residual stream: the next layer's input
-SELECT f.pos, list(f.v + r.x[f.j + 1] ORDER BY f.j)
-FROM (SELECT f.pos, m.j, list_dot_product(m.w, f.y) + m.b AS v FROM m_<schema>.h0_mlp_proj m, fc f) f
-JOIN resid r ON r.pos = f.pos GROUP BY f.pos;
--- step_05: layer 1: layer norm 1 and the QKV projection; cache each head's query, key and value
+SELECT a.pos, list(a.v + x.x[a.j + 1] ORDER BY a.j) AS x FROM (SELECT a.pos, m.j, list_dot_product(m.w, a.y) + m.b AS v FROM m_<schema>.h0_mlp_proj m, fc a) a JOIN resid x ON x.pos = a.pos GROUP BY a.pos;
+-- step_05: layer 1: norm 1 and the QKV projection; cache each head's query, key and value
 CREATE TEMP VIEW step_05 AS
-SELECT slot // 4 AS kind, slot % 4 AS hd, pos, y AS vec FROM (
-  SELECT u.pos, u.j // 8 AS slot, list(CAST(u.pre AS FLOAT) ORDER BY u.j) AS y FROM (SELECT n.pos, m.j, n.r * (list_dot_product(m.w, n.x) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h1_qkv m, (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM x1 WHERE pos >= (SELECT pos FROM step_start)) n) u GROUP BY u.pos, u.j // 8
-) y;
+WITH
+  n AS (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM (SELECT * FROM x1 WHERE pos >= (SELECT pos FROM step_start)) s),
+  units AS (SELECT n.pos, m.j, n.r * (list_dot_product(m.w, n.x) - n.mu * m.s) + m.b AS y FROM m_<schema>.h1_qkv m, n n)
+SELECT slot // 4 AS kind, slot % 4 AS hd, pos, vec FROM (SELECT u.pos, u.j // 8 AS slot, list(CAST(u.y AS FLOAT) ORDER BY u.j) AS vec FROM units u GROUP BY u.pos, u.j // 8) g;
 -- step_07: layer 1: causal self-attention, projection + residual, then the MLP + residual
 CREATE TEMP VIEW step_07 AS
 WITH
@@ -413,19 +413,19 @@ WITH
   -- each output channel: the softmax weights · that channel's values over positions
   attn AS (SELECT p.pos, list(CAST(list_dot_product(p.e, vt.vals) / p.z AS FLOAT) ORDER BY vt.c) AS y
            FROM vt1 vt JOIN weights p ON p.hd = vt.c // 8 GROUP BY p.pos),
-  -- output projection, plus the residual stream (each unit's dot product first, as in normed_matvec)
-  resid AS (SELECT a.pos, list(a.v + x.x[a.j + 1] ORDER BY a.j) AS x
-            FROM (SELECT a.pos, m.j, list_dot_product(m.w, a.y) + m.b AS v FROM m_<schema>.h1_attn_proj m, attn a) a
-            JOIN x1 x ON x.pos = a.pos GROUP BY a.pos),
-  -- layer norm 2 and the MLP's first layer, with GELU (tanh form, as GPT-2)
-  fc AS (SELECT u.pos, list(CAST(0.5 * u.pre * (1 + tanh(0.7978845608028654 * (u.pre + 0.044715 * u.pre * u.pre * u.pre))) AS FLOAT) ORDER BY u.j) AS y FROM (SELECT n.pos, m.j, n.r * (list_dot_product(m.w, n.x) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h1_fc m, (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM resid WHERE pos >= (SELECT pos FROM step_start)) n) u GROUP BY u.pos)
+  -- output projection, plus the residual stream
+  resid AS (SELECT a.pos, list(a.v + x.x[a.j + 1] ORDER BY a.j) AS x FROM (SELECT a.pos, m.j, list_dot_product(m.w, a.y) + m.b AS v FROM m_<schema>.h1_attn_proj m, attn a) a JOIN x1 x ON x.pos = a.pos GROUP BY a.pos),
+  -- norm 2 and the MLP's first layer, then its activation on each unit
+  n2 AS (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM resid s),
+  pre AS (SELECT n.pos, m.j, n.r * (list_dot_product(m.w, n.x) - n.mu * m.s) + m.b AS y FROM m_<schema>.h1_fc m, n2 n),
+  fc AS (SELECT u.pos, list(CAST(0.5 * u.y * (1 + tanh(0.7978845608028654 * (u.y + 0.044715 * u.y * u.y * u.y))) AS FLOAT) ORDER BY u.j) AS y FROM pre u GROUP BY u.pos)
 -- the MLP's projection, plus the residual stream: the next layer's input
-SELECT f.pos, list(f.v + r.x[f.j + 1] ORDER BY f.j)
-FROM (SELECT f.pos, m.j, list_dot_product(m.w, f.y) + m.b AS v FROM m_<schema>.h1_mlp_proj m, fc f) f
-JOIN resid r ON r.pos = f.pos GROUP BY f.pos;
--- step_08: final layer norm
+SELECT a.pos, list(a.v + x.x[a.j + 1] ORDER BY a.j) AS x FROM (SELECT a.pos, m.j, list_dot_product(m.w, a.y) + m.b AS v FROM m_<schema>.h1_mlp_proj m, fc a) a JOIN resid x ON x.pos = a.pos GROUP BY a.pos;
+-- step_08: final norm
 CREATE TEMP VIEW step_08 AS
-SELECT s.pos, CAST(list_transform(list_zip(s.xc, n.g, n.b), lambda z: z[1] * s.r * z[2] + z[3]) AS FLOAT[]) AS xn FROM (SELECT pos, CAST(list_transform(x, lambda v: v - mu) AS FLOAT[]) AS xc, r FROM (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM x2 WHERE pos >= (SELECT pos FROM step_start)) n) s, m_<schema>.ln_f n;
+WITH
+  n AS (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM (SELECT * FROM x2 WHERE pos >= (SELECT pos FROM step_start)) s)
+SELECT s.pos, CAST(list_transform(list_zip(s.xc, f.g, f.b), lambda z: z[1] * s.r * z[2] + z[3]) AS FLOAT[]) AS xn FROM (SELECT pos, CAST(list_transform(x, lambda v: v - mu) AS FLOAT[]) AS xc, r FROM n) s, m_<schema>.ln_f f;
 -- pick: the next token, sampled at temperature 0.8 as sqlgpt's sampler: softmax, cumulative sum, and the first token whose sum passes the step's draw times the total
 CREATE TEMP VIEW pick AS
 WITH

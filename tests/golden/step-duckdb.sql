@@ -15,7 +15,7 @@ CREATE TEMP TABLE x1 (pos INTEGER, x FLOAT[]);
 -- the residual stream after the last layer
 CREATE TEMP TABLE x2 (pos INTEGER, x FLOAT[]);
 
--- the final layer norm's output
+-- the final norm's output
 CREATE TEMP TABLE final (pos INTEGER, xn FLOAT[]);
 
 -- layer 0 queries (kind 0), keys (1) and values (2): a row per head and position
@@ -42,11 +42,12 @@ INSERT INTO tokens SELECT CAST($1 AS INTEGER) + CAST(i AS INTEGER) - 1, t FROM (
 -- token embedding + position embedding: the residual stream x0
 INSERT INTO x0 SELECT t.pos, CAST(list_transform(list_zip(e.w, p.w), lambda z: z[1] + z[2]) AS FLOAT[]) FROM tokens t JOIN m_<schema>.wte e ON e.j = t.token JOIN m_<schema>.wpe p ON p.j = t.pos WHERE t.pos >= $1;
 
--- layer 0: layer norm 1 and the QKV projection; cache each head's query, key and value
+-- layer 0: norm 1 and the QKV projection; cache each head's query, key and value
 INSERT INTO cache0
-SELECT slot // 4 AS kind, slot % 4 AS hd, pos, y AS vec FROM (
-  SELECT u.pos, u.j // 8 AS slot, list(CAST(u.pre AS FLOAT) ORDER BY u.j) AS y FROM (SELECT n.pos, m.j, n.r * (list_dot_product(m.w, n.x) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h0_qkv m, (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM x0 WHERE pos >= $1) n) u GROUP BY u.pos, u.j // 8
-) y;
+WITH
+  n AS (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM (SELECT * FROM x0 WHERE pos >= $1) s),
+  units AS (SELECT n.pos, m.j, n.r * (list_dot_product(m.w, n.x) - n.mu * m.s) + m.b AS y FROM m_<schema>.h0_qkv m, n n)
+SELECT slot // 4 AS kind, slot % 4 AS hd, pos, vec FROM (SELECT u.pos, u.j // 8 AS slot, list(CAST(u.y AS FLOAT) ORDER BY u.j) AS vec FROM units u GROUP BY u.pos, u.j // 8) g;
 
 -- layer 0: append the new values to each channel's row
 UPDATE vt0 SET vals = list_concat(vals, list_transform(n.rows, lambda r: r[vt0.c % 8 + 1])) FROM (SELECT hd, list(vec ORDER BY pos) AS rows FROM cache0 WHERE kind = 2 AND pos >= $1 GROUP BY hd) n WHERE n.hd = vt0.c // 8;
@@ -65,22 +66,21 @@ WITH
   -- each output channel: the softmax weights · that channel's values over positions
   attn AS (SELECT p.pos, list(CAST(list_dot_product(p.e, vt.vals) / p.z AS FLOAT) ORDER BY vt.c) AS y
            FROM vt0 vt JOIN weights p ON p.hd = vt.c // 8 GROUP BY p.pos),
-  -- output projection, plus the residual stream (each unit's dot product first, as in normed_matvec)
-  resid AS (SELECT a.pos, list(a.v + x.x[a.j + 1] ORDER BY a.j) AS x
-            FROM (SELECT a.pos, m.j, list_dot_product(m.w, a.y) + m.b AS v FROM m_<schema>.h0_attn_proj m, attn a) a
-            JOIN x0 x ON x.pos = a.pos GROUP BY a.pos),
-  -- layer norm 2 and the MLP's first layer, with GELU (tanh form, as GPT-2)
-  fc AS (SELECT u.pos, list(CAST(0.5 * u.pre * (1 + tanh(0.7978845608028654 * (u.pre + 0.044715 * u.pre * u.pre * u.pre))) AS FLOAT) ORDER BY u.j) AS y FROM (SELECT n.pos, m.j, n.r * (list_dot_product(m.w, n.x) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h0_fc m, (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM resid WHERE pos >= $1) n) u GROUP BY u.pos)
+  -- output projection, plus the residual stream
+  resid AS (SELECT a.pos, list(a.v + x.x[a.j + 1] ORDER BY a.j) AS x FROM (SELECT a.pos, m.j, list_dot_product(m.w, a.y) + m.b AS v FROM m_<schema>.h0_attn_proj m, attn a) a JOIN x0 x ON x.pos = a.pos GROUP BY a.pos),
+  -- norm 2 and the MLP's first layer, then its activation on each unit
+  n2 AS (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM resid s),
+  pre AS (SELECT n.pos, m.j, n.r * (list_dot_product(m.w, n.x) - n.mu * m.s) + m.b AS y FROM m_<schema>.h0_fc m, n2 n),
+  fc AS (SELECT u.pos, list(CAST(0.5 * u.y * (1 + tanh(0.7978845608028654 * (u.y + 0.044715 * u.y * u.y * u.y))) AS FLOAT) ORDER BY u.j) AS y FROM pre u GROUP BY u.pos)
 -- the MLP's projection, plus the residual stream: the next layer's input
-SELECT f.pos, list(f.v + r.x[f.j + 1] ORDER BY f.j)
-FROM (SELECT f.pos, m.j, list_dot_product(m.w, f.y) + m.b AS v FROM m_<schema>.h0_mlp_proj m, fc f) f
-JOIN resid r ON r.pos = f.pos GROUP BY f.pos;
+SELECT a.pos, list(a.v + x.x[a.j + 1] ORDER BY a.j) AS x FROM (SELECT a.pos, m.j, list_dot_product(m.w, a.y) + m.b AS v FROM m_<schema>.h0_mlp_proj m, fc a) a JOIN resid x ON x.pos = a.pos GROUP BY a.pos;
 
--- layer 1: layer norm 1 and the QKV projection; cache each head's query, key and value
+-- layer 1: norm 1 and the QKV projection; cache each head's query, key and value
 INSERT INTO cache1
-SELECT slot // 4 AS kind, slot % 4 AS hd, pos, y AS vec FROM (
-  SELECT u.pos, u.j // 8 AS slot, list(CAST(u.pre AS FLOAT) ORDER BY u.j) AS y FROM (SELECT n.pos, m.j, n.r * (list_dot_product(m.w, n.x) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h1_qkv m, (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM x1 WHERE pos >= $1) n) u GROUP BY u.pos, u.j // 8
-) y;
+WITH
+  n AS (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM (SELECT * FROM x1 WHERE pos >= $1) s),
+  units AS (SELECT n.pos, m.j, n.r * (list_dot_product(m.w, n.x) - n.mu * m.s) + m.b AS y FROM m_<schema>.h1_qkv m, n n)
+SELECT slot // 4 AS kind, slot % 4 AS hd, pos, vec FROM (SELECT u.pos, u.j // 8 AS slot, list(CAST(u.y AS FLOAT) ORDER BY u.j) AS vec FROM units u GROUP BY u.pos, u.j // 8) g;
 
 -- layer 1: append the new values to each channel's row
 UPDATE vt1 SET vals = list_concat(vals, list_transform(n.rows, lambda r: r[vt1.c % 8 + 1])) FROM (SELECT hd, list(vec ORDER BY pos) AS rows FROM cache1 WHERE kind = 2 AND pos >= $1 GROUP BY hd) n WHERE n.hd = vt1.c // 8;
@@ -99,22 +99,23 @@ WITH
   -- each output channel: the softmax weights · that channel's values over positions
   attn AS (SELECT p.pos, list(CAST(list_dot_product(p.e, vt.vals) / p.z AS FLOAT) ORDER BY vt.c) AS y
            FROM vt1 vt JOIN weights p ON p.hd = vt.c // 8 GROUP BY p.pos),
-  -- output projection, plus the residual stream (each unit's dot product first, as in normed_matvec)
-  resid AS (SELECT a.pos, list(a.v + x.x[a.j + 1] ORDER BY a.j) AS x
-            FROM (SELECT a.pos, m.j, list_dot_product(m.w, a.y) + m.b AS v FROM m_<schema>.h1_attn_proj m, attn a) a
-            JOIN x1 x ON x.pos = a.pos GROUP BY a.pos),
-  -- layer norm 2 and the MLP's first layer, with GELU (tanh form, as GPT-2)
-  fc AS (SELECT u.pos, list(CAST(0.5 * u.pre * (1 + tanh(0.7978845608028654 * (u.pre + 0.044715 * u.pre * u.pre * u.pre))) AS FLOAT) ORDER BY u.j) AS y FROM (SELECT n.pos, m.j, n.r * (list_dot_product(m.w, n.x) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h1_fc m, (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM resid WHERE pos >= $1) n) u GROUP BY u.pos)
+  -- output projection, plus the residual stream
+  resid AS (SELECT a.pos, list(a.v + x.x[a.j + 1] ORDER BY a.j) AS x FROM (SELECT a.pos, m.j, list_dot_product(m.w, a.y) + m.b AS v FROM m_<schema>.h1_attn_proj m, attn a) a JOIN x1 x ON x.pos = a.pos GROUP BY a.pos),
+  -- norm 2 and the MLP's first layer, then its activation on each unit
+  n2 AS (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM resid s),
+  pre AS (SELECT n.pos, m.j, n.r * (list_dot_product(m.w, n.x) - n.mu * m.s) + m.b AS y FROM m_<schema>.h1_fc m, n2 n),
+  fc AS (SELECT u.pos, list(CAST(0.5 * u.y * (1 + tanh(0.7978845608028654 * (u.y + 0.044715 * u.y * u.y * u.y))) AS FLOAT) ORDER BY u.j) AS y FROM pre u GROUP BY u.pos)
 -- the MLP's projection, plus the residual stream: the next layer's input
-SELECT f.pos, list(f.v + r.x[f.j + 1] ORDER BY f.j)
-FROM (SELECT f.pos, m.j, list_dot_product(m.w, f.y) + m.b AS v FROM m_<schema>.h1_mlp_proj m, fc f) f
-JOIN resid r ON r.pos = f.pos GROUP BY f.pos;
+SELECT a.pos, list(a.v + x.x[a.j + 1] ORDER BY a.j) AS x FROM (SELECT a.pos, m.j, list_dot_product(m.w, a.y) + m.b AS v FROM m_<schema>.h1_mlp_proj m, fc a) a JOIN resid x ON x.pos = a.pos GROUP BY a.pos;
 
--- final layer norm
-INSERT INTO final SELECT s.pos, CAST(list_transform(list_zip(s.xc, n.g, n.b), lambda z: z[1] * s.r * z[2] + z[3]) AS FLOAT[]) AS xn FROM (SELECT pos, CAST(list_transform(x, lambda v: v - mu) AS FLOAT[]) AS xc, r FROM (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM x2 WHERE pos >= $1) n) s, m_<schema>.ln_f n;
+-- final norm
+INSERT INTO final
+WITH
+  n AS (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM (SELECT * FROM x2 WHERE pos >= $1) s)
+SELECT s.pos, CAST(list_transform(list_zip(s.xc, f.g, f.b), lambda z: z[1] * s.r * z[2] + z[3]) AS FLOAT[]) AS xn FROM (SELECT pos, CAST(list_transform(x, lambda v: v - mu) AS FLOAT[]) AS xc, r FROM n) s, m_<schema>.ln_f f;
 
 -- ===== each step: the logits =====
 
--- logits: the final hidden state · every token's embedding
+-- logits: the final hidden state · every token's unembedding
 SELECT f.pos, e.j, list_dot_product(e.w, f.xn) AS logit FROM m_<schema>.wte e, final f WHERE f.pos = $1;
 

@@ -15,7 +15,7 @@ CREATE TABLE x1 (pos INT, x ARRAY<DOUBLE>) USING parquet;
 -- the residual stream after the last layer
 CREATE TABLE x2 (pos INT, x ARRAY<DOUBLE>) USING parquet;
 
--- the final layer norm's output
+-- the final norm's output
 CREATE TABLE final (pos INT, xn ARRAY<DOUBLE>) USING parquet;
 
 -- layer 0 queries (kind 0), keys (1) and values (2): a row per head and position
@@ -40,11 +40,12 @@ INSERT INTO tokens SELECT CAST(:first AS INT) + CAST(i AS INT), CAST(t AS INT) F
 -- token embedding + position embedding: the residual stream x0
 INSERT INTO x0 SELECT t.pos, transform(e.w, (v_, i_) -> v_ + p.w[i_]) FROM tokens t JOIN m_<schema>.wte e ON e.j = t.token JOIN m_<schema>.wpe p ON p.j = t.pos WHERE t.pos >= :p1;
 
--- layer 0: layer norm 1 and the QKV projection; cache each head's query, key and value
+-- layer 0: norm 1 and the QKV projection; cache each head's query, key and value
 INSERT INTO cache0
-SELECT CAST(slot DIV 4 AS INT) AS kind, slot % 4 AS hd, pos, y AS vec FROM (
-  SELECT u.pos, CAST(u.j DIV 8 AS INT) AS slot, transform(sort_array(collect_list(named_struct('k', u.j, 'v', CAST(u.pre AS DOUBLE)))), e_ -> e_.v) AS y FROM (SELECT n.pos, m.j, n.r * (aggregate(zip_with(m.w, n.x, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h0_qkv m, (SELECT pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM x0 WHERE pos >= :p1) n) u GROUP BY u.pos, CAST(u.j DIV 8 AS INT)
-) y;
+WITH
+  n AS (SELECT pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM (SELECT * FROM x0 WHERE pos >= :p1) s),
+  units AS (SELECT n.pos, m.j, n.r * (aggregate(zip_with(m.w, n.x, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) - n.mu * m.s) + m.b AS y FROM m_<schema>.h0_qkv m, n n)
+SELECT CAST(slot DIV 4 AS INT) AS kind, slot % 4 AS hd, pos, vec FROM (SELECT u.pos, CAST(u.j DIV 8 AS INT) AS slot, transform(sort_array(collect_list(named_struct('k', u.j, 'v', CAST(u.y AS DOUBLE)))), e_ -> e_.v) AS vec FROM units u GROUP BY u.pos, CAST(u.j DIV 8 AS INT)) g;
 
 -- layer 0: causal self-attention, projection + residual, then the MLP + residual
 INSERT INTO x1
@@ -60,22 +61,21 @@ WITH
   -- each output channel: the softmax weights · that channel's values over positions
   attn AS (SELECT p.pos, transform(sort_array(collect_list(named_struct('k', vt.c, 'v', CAST(aggregate(zip_with(p.e, vt.vals, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) / p.z AS DOUBLE)))), e_ -> e_.v) AS y
            FROM vt0 vt JOIN weights p ON p.hd = CAST(vt.c DIV 8 AS INT) GROUP BY p.pos),
-  -- output projection, plus the residual stream (each unit's dot product first, as in normed_matvec)
-  resid AS (SELECT a.pos, transform(sort_array(collect_list(named_struct('k', a.j, 'v', a.v + x.x[a.j]))), e_ -> e_.v) AS x
-            FROM (SELECT a.pos, m.j, aggregate(zip_with(m.w, a.y, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) + m.b AS v FROM m_<schema>.h0_attn_proj m, attn a) a
-            JOIN x0 x ON x.pos = a.pos GROUP BY a.pos),
-  -- layer norm 2 and the MLP's first layer, with GELU (tanh form, as GPT-2)
-  fc AS (SELECT u.pos, transform(sort_array(collect_list(named_struct('k', u.j, 'v', CAST(0.5 * u.pre * (1 + tanh(0.7978845608028654 * (u.pre + 0.044715 * u.pre * u.pre * u.pre))) AS DOUBLE)))), e_ -> e_.v) AS y FROM (SELECT n.pos, m.j, n.r * (aggregate(zip_with(m.w, n.x, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h0_fc m, (SELECT pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM resid WHERE pos >= :p1) n) u GROUP BY u.pos)
+  -- output projection, plus the residual stream
+  resid AS (SELECT a.pos, transform(sort_array(collect_list(named_struct('k', a.j, 'v', a.v + x.x[a.j]))), e_ -> e_.v) AS x FROM (SELECT a.pos, m.j, aggregate(zip_with(m.w, a.y, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) + m.b AS v FROM m_<schema>.h0_attn_proj m, attn a) a JOIN x0 x ON x.pos = a.pos GROUP BY a.pos),
+  -- norm 2 and the MLP's first layer, then its activation on each unit
+  n2 AS (SELECT pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM resid s),
+  pre AS (SELECT n.pos, m.j, n.r * (aggregate(zip_with(m.w, n.x, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) - n.mu * m.s) + m.b AS y FROM m_<schema>.h0_fc m, n2 n),
+  fc AS (SELECT u.pos, transform(sort_array(collect_list(named_struct('k', u.j, 'v', CAST(0.5 * u.y * (1 + tanh(0.7978845608028654 * (u.y + 0.044715 * u.y * u.y * u.y))) AS DOUBLE)))), e_ -> e_.v) AS y FROM pre u GROUP BY u.pos)
 -- the MLP's projection, plus the residual stream: the next layer's input
-SELECT f.pos, transform(sort_array(collect_list(named_struct('k', f.j, 'v', f.v + r.x[f.j]))), e_ -> e_.v)
-FROM (SELECT f.pos, m.j, aggregate(zip_with(m.w, f.y, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) + m.b AS v FROM m_<schema>.h0_mlp_proj m, fc f) f
-JOIN resid r ON r.pos = f.pos GROUP BY f.pos;
+SELECT a.pos, transform(sort_array(collect_list(named_struct('k', a.j, 'v', a.v + x.x[a.j]))), e_ -> e_.v) AS x FROM (SELECT a.pos, m.j, aggregate(zip_with(m.w, a.y, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) + m.b AS v FROM m_<schema>.h0_mlp_proj m, fc a) a JOIN resid x ON x.pos = a.pos GROUP BY a.pos;
 
--- layer 1: layer norm 1 and the QKV projection; cache each head's query, key and value
+-- layer 1: norm 1 and the QKV projection; cache each head's query, key and value
 INSERT INTO cache1
-SELECT CAST(slot DIV 4 AS INT) AS kind, slot % 4 AS hd, pos, y AS vec FROM (
-  SELECT u.pos, CAST(u.j DIV 8 AS INT) AS slot, transform(sort_array(collect_list(named_struct('k', u.j, 'v', CAST(u.pre AS DOUBLE)))), e_ -> e_.v) AS y FROM (SELECT n.pos, m.j, n.r * (aggregate(zip_with(m.w, n.x, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h1_qkv m, (SELECT pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM x1 WHERE pos >= :p1) n) u GROUP BY u.pos, CAST(u.j DIV 8 AS INT)
-) y;
+WITH
+  n AS (SELECT pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM (SELECT * FROM x1 WHERE pos >= :p1) s),
+  units AS (SELECT n.pos, m.j, n.r * (aggregate(zip_with(m.w, n.x, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) - n.mu * m.s) + m.b AS y FROM m_<schema>.h1_qkv m, n n)
+SELECT CAST(slot DIV 4 AS INT) AS kind, slot % 4 AS hd, pos, vec FROM (SELECT u.pos, CAST(u.j DIV 8 AS INT) AS slot, transform(sort_array(collect_list(named_struct('k', u.j, 'v', CAST(u.y AS DOUBLE)))), e_ -> e_.v) AS vec FROM units u GROUP BY u.pos, CAST(u.j DIV 8 AS INT)) g;
 
 -- layer 1: causal self-attention, projection + residual, then the MLP + residual
 INSERT INTO x2
@@ -91,22 +91,23 @@ WITH
   -- each output channel: the softmax weights · that channel's values over positions
   attn AS (SELECT p.pos, transform(sort_array(collect_list(named_struct('k', vt.c, 'v', CAST(aggregate(zip_with(p.e, vt.vals, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) / p.z AS DOUBLE)))), e_ -> e_.v) AS y
            FROM vt1 vt JOIN weights p ON p.hd = CAST(vt.c DIV 8 AS INT) GROUP BY p.pos),
-  -- output projection, plus the residual stream (each unit's dot product first, as in normed_matvec)
-  resid AS (SELECT a.pos, transform(sort_array(collect_list(named_struct('k', a.j, 'v', a.v + x.x[a.j]))), e_ -> e_.v) AS x
-            FROM (SELECT a.pos, m.j, aggregate(zip_with(m.w, a.y, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) + m.b AS v FROM m_<schema>.h1_attn_proj m, attn a) a
-            JOIN x1 x ON x.pos = a.pos GROUP BY a.pos),
-  -- layer norm 2 and the MLP's first layer, with GELU (tanh form, as GPT-2)
-  fc AS (SELECT u.pos, transform(sort_array(collect_list(named_struct('k', u.j, 'v', CAST(0.5 * u.pre * (1 + tanh(0.7978845608028654 * (u.pre + 0.044715 * u.pre * u.pre * u.pre))) AS DOUBLE)))), e_ -> e_.v) AS y FROM (SELECT n.pos, m.j, n.r * (aggregate(zip_with(m.w, n.x, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) - n.mu * m.s) + m.b AS pre FROM m_<schema>.h1_fc m, (SELECT pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM resid WHERE pos >= :p1) n) u GROUP BY u.pos)
+  -- output projection, plus the residual stream
+  resid AS (SELECT a.pos, transform(sort_array(collect_list(named_struct('k', a.j, 'v', a.v + x.x[a.j]))), e_ -> e_.v) AS x FROM (SELECT a.pos, m.j, aggregate(zip_with(m.w, a.y, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) + m.b AS v FROM m_<schema>.h1_attn_proj m, attn a) a JOIN x1 x ON x.pos = a.pos GROUP BY a.pos),
+  -- norm 2 and the MLP's first layer, then its activation on each unit
+  n2 AS (SELECT pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM resid s),
+  pre AS (SELECT n.pos, m.j, n.r * (aggregate(zip_with(m.w, n.x, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) - n.mu * m.s) + m.b AS y FROM m_<schema>.h1_fc m, n2 n),
+  fc AS (SELECT u.pos, transform(sort_array(collect_list(named_struct('k', u.j, 'v', CAST(0.5 * u.y * (1 + tanh(0.7978845608028654 * (u.y + 0.044715 * u.y * u.y * u.y))) AS DOUBLE)))), e_ -> e_.v) AS y FROM pre u GROUP BY u.pos)
 -- the MLP's projection, plus the residual stream: the next layer's input
-SELECT f.pos, transform(sort_array(collect_list(named_struct('k', f.j, 'v', f.v + r.x[f.j]))), e_ -> e_.v)
-FROM (SELECT f.pos, m.j, aggregate(zip_with(m.w, f.y, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) + m.b AS v FROM m_<schema>.h1_mlp_proj m, fc f) f
-JOIN resid r ON r.pos = f.pos GROUP BY f.pos;
+SELECT a.pos, transform(sort_array(collect_list(named_struct('k', a.j, 'v', a.v + x.x[a.j]))), e_ -> e_.v) AS x FROM (SELECT a.pos, m.j, aggregate(zip_with(m.w, a.y, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) + m.b AS v FROM m_<schema>.h1_mlp_proj m, fc a) a JOIN resid x ON x.pos = a.pos GROUP BY a.pos;
 
--- final layer norm
-INSERT INTO final SELECT s.pos, transform(s.xc, (v_, i_) -> v_ * s.r * n.g[i_] + n.b[i_]) AS xn FROM (SELECT pos, transform(x, (v_, i_) -> v_ - mu) AS xc, r FROM (SELECT pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM x2 WHERE pos >= :p1) n) s, m_<schema>.ln_f n;
+-- final norm
+INSERT INTO final
+WITH
+  n AS (SELECT pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM (SELECT * FROM x2 WHERE pos >= :p1) s)
+SELECT s.pos, transform(s.xc, (v_, i_) -> v_ * s.r * f.g[i_] + f.b[i_]) AS xn FROM (SELECT pos, transform(x, (v_, i_) -> v_ - mu) AS xc, r FROM n) s, m_<schema>.ln_f f;
 
 -- ===== each step: the logits =====
 
--- logits: the final hidden state · every token's embedding
+-- logits: the final hidden state · every token's unembedding
 SELECT f.pos, e.j, aggregate(zip_with(e.w, f.xn, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) AS logit FROM m_<schema>.wte e, final f WHERE f.pos = :p1;
 
