@@ -67,7 +67,7 @@ def test_the_graph_sees_imports_of_every_kind():
     graph = import_graph()
     assert "sqlgpt.engines.sql.plan" in graph["sqlgpt.engines.sql.engine"]  # relative, module level
     assert "sqlgpt.train.bpe" in graph["sqlgpt.tokenizer"]  # inside a function
-    assert "sqlgpt.engines.sql.dialects.base" in graph["sqlgpt.engines.sql.plan"]  # `from .dialects.base import`
+    assert "sqlgpt.engines.sql.dialects.base" in graph["sqlgpt.engines.sql.plan.model"]  # `from .dialects.base import`
     assert "sqlgpt.engines.sql.explain" in graph["sqlgpt.engines.sql.engine"]  # `from . import explain as ...`
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None

@@ -1,4 +1,4 @@
-"""The plan: every query a SQL engine runs, written once for every database and layout.
+"""The model's queries: the forward step and every query over it, for every database and layout.
 
 Given a config (and its model family, `family.py`), a dialect and a schema, the plan writes
 the statements of one forward step, which extend a session's KV cache by the new positions
@@ -27,36 +27,19 @@ reaches the database only as bound parameters.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
-from ...config import GPTConfig
-from .dialects.base import Dialect
-from .layouts import layout_of
-from .layouts.base import KEY, QUERY
+from ....config import GPTConfig
+from ..dialects.base import Dialect
+from ..layouts import layout_of
+from ..layouts.base import KEY, QUERY
+from .statement import Statement
 
 # The SQL of each activation a family may name (family.ACTIVATIONS), of a unit's value `y`.
 ACTIVATIONS = {
     # GELU, tanh form (GPT-2's "gelu_new")
     "gelu_tanh": lambda y: f"0.5 * {y} * (1 + tanh(0.7978845608028654 * ({y} + 0.044715 * {y} * {y} * {y})))",
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class Statement:
-    """One SQL statement, with a comment saying what it computes. An INSERT of a query's
-    rows also carries its parts, `target` and `query`, for callers that run the query
-    another way (the standalone script makes views of them): no one parses `sql` back."""
-
-    comment: str
-    sql: str
-    target: str | None = None  # the table an INSERT writes
-    query: str | None = None  # the query whose rows it writes
-
-    @classmethod
-    def insert(cls, comment: str, target: str, query: str, separator: str = " ") -> Statement:
-        """INSERT INTO `target` the rows of `query`."""
-        return cls(comment, f"INSERT INTO {target}{separator}{query}", target, query)
 
 
 def top_k(source: str, groups: Sequence[str], k: int, order: str) -> str:
