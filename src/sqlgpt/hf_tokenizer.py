@@ -173,16 +173,15 @@ def _normalizer(spec: dict[str, Any] | None) -> str | None:
 def _pre_tokenizer(spec: dict[str, Any] | None) -> tuple[str, ...]:
     """The splitting steps, as `findall` patterns; checks that ByteLevel comes last."""
     steps = _flatten(spec)
-    if not steps or steps[-1].get("type") != "ByteLevel":
-        raise SqlgptError(
-            "the pre-tokenizer does not end with ByteLevel: only byte-level BPE is supported"
-        )
+    kinds = [step.get("type") for step in steps]
+    if "ByteLevel" not in kinds:
+        raise SqlgptError("BPE without a ByteLevel pre-tokenizer is not supported, only byte-level BPE")
+    # Steps after ByteLevel would split its byte-level characters, not the text.
+    if kinds.index("ByteLevel") != len(kinds) - 1:
+        raise SqlgptError("ByteLevel must be the last pre-tokenizer (once)")
     patterns = []
-    for n, step in enumerate(steps, start=1):
-        kind = step.get("type")
+    for step, kind in zip(steps, kinds):
         if kind == "ByteLevel":
-            if n != len(steps):
-                raise SqlgptError("ByteLevel must be the last pre-tokenizer")
             if step.get("add_prefix_space"):
                 raise SqlgptError("ByteLevel with add_prefix_space is not supported")
             if step.get("use_regex", True):
