@@ -209,15 +209,20 @@ def test_gpt2_directory_conventions(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- ranks and merges
 
 
-def tiny_tokenizer_json(directory: Path, merges: list[tuple[str, str]], extra: list[str], ignore_merges: bool) -> Path:
-    """tokenizers' own file for a BPE over the 256 bytes plus `extra` tokens and `merges`."""
-    from tokenizers import decoders, models, pre_tokenizers
+def tiny_tokenizer_json(directory: Path, merges: list[tuple[str, str]], extra: list[str] = (), ignore_merges: bool = False,
+                        pre_tokenizers: list | None = None) -> Path:
+    """tokenizers' own file for a BPE over the 256 bytes plus `extra` tokens and `merges`,
+    splitting with `pre_tokenizers` and then ByteLevel (GPT-2's regex if there are none)."""
+    from tokenizers import decoders, models
+    from tokenizers import pre_tokenizers as pre
 
     vocab = {c: i for i, c in enumerate(bytes_to_unicode().values())}
-    for token in [a + b for a, b in merges] + extra:
+    for token in [a + b for a, b in merges] + list(extra):
         vocab.setdefault(token, len(vocab))
     tokenizer = tokenizers.Tokenizer(models.BPE(vocab=vocab, merges=merges, ignore_merges=ignore_merges))
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tokenizer.pre_tokenizer = pre.Sequence(
+        [*(pre_tokenizers or []), pre.ByteLevel(add_prefix_space=False, use_regex=not pre_tokenizers)]
+    )
     tokenizer.decoder = decoders.ByteLevel()
     directory.mkdir()
     tokenizer.save(str(directory / "tokenizer.json"))
@@ -230,7 +235,7 @@ def test_pairs_are_ranked_not_merged_bytes(tmp_path: Path) -> None:
     """"abc" is made by two merges. Ranked as a pair, (ab, c) comes after (c, d), so "abcd" is
     ab + cd; ranked by its bytes, "abc" takes the rank of (a, bc) and wins: abc + d."""
     merges = [("a", "b"), ("b", "c"), ("a", "bc"), ("c", "d"), ("ab", "c")]
-    directory = tiny_tokenizer_json(tmp_path / "tiny", merges, [], ignore_merges=False)
+    directory = tiny_tokenizer_json(tmp_path / "tiny", merges)
     ours, ref = pair(directory)
     texts = ["abcd", "abc", "xabcd abcd bcd", "ababcdcd"]
     assert_same_ids(ours, ref, texts)
@@ -245,10 +250,35 @@ def test_pairs_are_ranked_not_merged_bytes(tmp_path: Path) -> None:
 def test_ignore_merges(tmp_path: Path, ignore_merges: bool) -> None:
     """A pre-token that is itself a token but no merge makes is emitted whole only with
     ignore_merges (Llama 3's setting)."""
-    directory = tiny_tokenizer_json(tmp_path / "tiny", [("a", "b")], ["xyz", "Ġxyz"], ignore_merges)
+    directory = tiny_tokenizer_json(tmp_path / "tiny", [("a", "b")], ["xyz", "Ġxyz"], ignore_merges=ignore_merges)
     ours, ref = pair(directory)
     assert_same_ids(ours, ref, ["xyz", " xyz", "xyzab abxyz", "xyz xyz"])
     assert (ours.encode("xyz") == [ref.token_to_id("xyz")]) == ignore_merges
+
+
+@pytest.mark.parametrize("individual", [False, True])
+def test_digits(tmp_path: Path, individual: bool) -> None:
+    """Digits splits numbers (\\p{N}) from the rest: one by one, or in runs."""
+    from tokenizers.pre_tokenizers import Digits
+
+    merges = [("1", "2"), ("3", "4"), ("2", "2"), ("x", "1"), ("Ġ", "1")]
+    directory = tiny_tokenizer_json(tmp_path / "tiny", merges, pre_tokenizers=[Digits(individual_digits=individual)])
+    ours, ref = pair(directory)
+    assert_same_ids(ours, ref, ["12 345 x1y22 1234", "٣4½12", *TRICKY])
+    assert (ours.encode("12") == [ref.token_to_id("12")]) != individual
+
+
+def test_split_keeps_text_between_matches(tmp_path: Path) -> None:
+    """Split(..., "Isolated") makes pieces of the matches and of the text between them."""
+    from tokenizers import Regex
+    from tokenizers.pre_tokenizers import Split
+
+    merges = [("a", "b"), ("Ġ", "a"), ("Ġa", "b"), ("-", "-"), ("!", "Ġ")]
+    split = Split(Regex(r"\p{L}+|\p{N}"), behavior="isolated")
+    directory = tiny_tokenizer_json(tmp_path / "tiny", merges, pre_tokenizers=[split])
+    ours, ref = pair(directory)
+    assert_same_ids(ours, ref, ["ab ab--ab! ab 12", "-- !! ab", "  ", *TRICKY])
+    assert ours.encode("! ab") == [ref.token_to_id("!Ġ"), ref.token_to_id("ab")]
 
 
 def test_string_and_list_merges_agree(hf_tokenizer_dir, tmp_path: Path) -> None:
