@@ -105,7 +105,17 @@ def write_hf_tokenizer(directory: Path, style: str, lines: list[str], merges: in
       into the vocabulary (ids 0-2, as SmolLM2's), no config files.
     Deterministic; needs only tokenizers. Returns `directory`.
     """
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
 
     byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=style == "smollm2")
     if style == "smollm2":
