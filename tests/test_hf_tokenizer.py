@@ -210,9 +210,10 @@ def test_gpt2_directory_conventions(tmp_path: Path) -> None:
 
 
 def tiny_tokenizer_json(directory: Path, merges: list[tuple[str, str]], extra: list[str] = (), ignore_merges: bool = False,
-                        pre_tokenizers: list | None = None) -> Path:
+                        pre_tokenizers: list | None = None, specials: list[str] = ()) -> Path:
     """tokenizers' own file for a BPE over the 256 bytes plus `extra` tokens and `merges`,
-    splitting with `pre_tokenizers` and then ByteLevel (GPT-2's regex if there are none)."""
+    splitting with `pre_tokenizers` and then ByteLevel (GPT-2's regex if there are none), with
+    `specials` added as special tokens."""
     from tokenizers import decoders, models
     from tokenizers import pre_tokenizers as pre
 
@@ -224,6 +225,7 @@ def tiny_tokenizer_json(directory: Path, merges: list[tuple[str, str]], extra: l
         [*(pre_tokenizers or []), pre.ByteLevel(add_prefix_space=False, use_regex=not pre_tokenizers)]
     )
     tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.add_special_tokens(list(specials))
     directory.mkdir()
     tokenizer.save(str(directory / "tokenizer.json"))
     (directory / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
@@ -279,6 +281,21 @@ def test_split_keeps_text_between_matches(tmp_path: Path) -> None:
     ours, ref = pair(directory)
     assert_same_ids(ours, ref, ["ab ab--ab! ab 12", "-- !! ab", "  ", *TRICKY])
     assert ours.encode("! ab") == [ref.token_to_id("!Ġ"), ref.token_to_id("ab")]
+
+
+def test_special_token_that_merges_make(tmp_path: Path) -> None:
+    """A special token that BPE could also make (its text is a vocabulary token made by merges)
+    is emitted only where allowed; elsewhere its text is ordinary text."""
+    from tokenizers.pre_tokenizers import Split
+
+    spaces = Split(" ", behavior="isolated")  # a String pattern: "<s>" stays one pre-token
+    directory = tiny_tokenizer_json(tmp_path / "tiny", [("<", "s"), ("<s", ">")], ignore_merges=True,
+                                    pre_tokenizers=[spaces], specials=["<s>"])
+    ours, ref = pair(directory)
+    special = ref.token_to_id("<s>")
+    assert_same_ids(ours, ref, ["a<s>b", "<s>", "<s<s>>"])
+    ids = ours.encode("a<s>b <s>")
+    assert special not in ids and ours.decode(ids) == "a<s>b <s>"
 
 
 def test_string_and_list_merges_agree(hf_tokenizer_dir, tmp_path: Path) -> None:

@@ -19,8 +19,9 @@ What it reads:
 What it does not do:
 - Build a tokenizer or encode anything (`tokenizer.py` does).
 - Read WordPiece, Unigram, BPE without ByteLevel, `byte_fallback`, subword prefixes or
-  suffixes, dropout, other normalizers or pre-tokenizers, `add_prefix_space`, or added tokens
-  with `lstrip`, `rstrip` or `single_word`: each is refused with one SqlgptError line.
+  suffixes, dropout, other normalizers, pre-tokenizers or decoders, `add_prefix_space`, Split
+  patterns that match the empty string, or added tokens with `lstrip`, `rstrip` or
+  `single_word`: each is refused with one SqlgptError line.
 - Apply the post-processor: a BOS it would add is reported (`template_bos_id`), not added.
 - Read truncation or padding (a model's concern, not the tokenizer's).
 """
@@ -137,7 +138,10 @@ def _read(spec: dict[str, Any]) -> HfBpe:
         for piece in (left, right, left + right):
             if piece not in vocab:
                 raise SqlgptError(f"merge {left!r} + {right!r}: {piece!r} is not in the vocabulary")
-        merges.append((_piece_bytes(left, "merges"), _piece_bytes(right, "merges")))
+        # A merge that makes an added token's text only ever meets that text where the caller
+        # did not allow the token (tokenizers matches it first): dropped, so BPE cannot emit it.
+        if left + right not in by_content:
+            merges.append((_piece_bytes(left, "merges"), _piece_bytes(right, "merges")))
 
     return HfBpe(
         token_ids=token_ids,

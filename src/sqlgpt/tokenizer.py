@@ -134,7 +134,8 @@ class Tokenizer:
         `pair_ranks` ranks (left, right) pairs instead of merged bytes; `added_tokens` are
         non-special tokens always recognised in the text, `normalized_added_tokens` the same
         but looked for after `normalizer` ("NFC" or None); `ignore_merges` emits a pre-token
-        that is a token whole; `conventions` are the facts `bos_id`... report.
+        that is a token whole; `conventions` holds what `bos_id`, `adds_bos`, `eos_ids` and
+        `chat_template` report.
         """
         self._ranks = dict(mergeable_ranks)
         self._pair_ranks = None if pair_ranks is None else dict(pair_ranks)
