@@ -77,12 +77,15 @@ class Driver:
     # -- transactions --------------------------------------------------------------------------
 
     def begin(self, conn: Any) -> None:
+        """Start a transaction (an install, a result table's write)."""
         conn.execute(self.dialect.begin_sql)
 
     def commit(self, conn: Any) -> None:
+        """Commit the transaction `begin` started."""
         conn.execute(self.dialect.commit_sql)
 
     def rollback(self, conn: Any) -> None:
+        """Undo the transaction `begin` started."""
         conn.execute(self.dialect.rollback_sql)
 
     # -- catalogue and weight tables -----------------------------------------------------------
@@ -103,6 +106,7 @@ class Driver:
         conn.execute(self.dialect.catalogue_sql(name))
 
     def create_schema(self, conn: Any, schema: str) -> None:
+        """Create `schema`, where a model's weight tables go."""
         for sql in self.dialect.create_schema_sql(schema):
             conn.execute(sql)
 
@@ -111,6 +115,7 @@ class Driver:
         conn.execute(self.dialect.drop_schema_sql(schema))
 
     def create_table(self, conn: Any, schema: str, table: str, columns: list[tuple[str, str]]) -> None:
+        """Create the weight table schema.table with `columns` (name, kind), keyed by the first."""
         conn.execute(self.dialect.create_table_sql(schema, table, columns))
 
     def insert_columns(self, conn: Any, schema: str, table: str, columns: dict[str, np.ndarray]) -> None:
