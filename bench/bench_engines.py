@@ -82,7 +82,7 @@ def measure_sqlgpt(engine: str, quick: bool) -> dict:
     if engine in ("duckdb", "sqlite"):
         options = {"database": str(OUT / f"bench.{engine}"), "progress": True}
     elif engine == "spark":
-        from sqlgpt.engines.sql.dialects.spark import local_session
+        from sqlgpt.engines.sql.drivers.spark import local_session
 
         options = {"session": local_session("local[*]", OUT / "spark"), "progress": True}
     elif engine.startswith("postgres"):  # a private server of its own under bench/out

@@ -249,7 +249,7 @@ def spark_session(tmp_path_factory):
     """One local SparkSession for the whole test session (a JVM takes seconds to start), its
     warehouse and metastore in a temporary directory."""
     pytest.importorskip("pyspark", reason="the spark tests need pyspark: pip install 'sqlgpt[spark]'")
-    from sqlgpt.engines.sql.dialects import spark
+    from sqlgpt.engines.sql.drivers import spark
 
     if not spark.java_found():
         pytest.skip("the spark tests need a Java 17+ runtime")

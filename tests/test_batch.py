@@ -129,7 +129,7 @@ def test_an_interrupted_run_writes_nothing_and_existing_results_are_kept(tiny_di
         monkeypatch.setattr(gpt.engine, "nll_many", interrupted)
         with pytest.raises(KeyboardInterrupt):
             gpt.score_table("docs", "body", key="id")
-        assert not gpt.engine.dialect.table_exists(gpt.engine.conn, None, "sqlgpt_scores")
+        assert not gpt.engine.driver.table_exists(gpt.engine.conn, None, "sqlgpt_scores")
         monkeypatch.undo()
         gpt.score_table("docs", "body", key="id")
         with pytest.raises(SqlgptError, match="already exists"):

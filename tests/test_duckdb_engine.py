@@ -147,7 +147,7 @@ KILL_DURING_INSTALL = """
     import os, signal, sys
     import sqlgpt
     from sqlgpt.engines.sql import install
-    from sqlgpt.engines.sql.dialects.duckdb import DuckDBDialect
+    from sqlgpt.engines.sql.drivers.duckdb import DuckDBDriver
 
     directory, database, when = sys.argv[1:4]
 
@@ -155,7 +155,7 @@ KILL_DURING_INSTALL = """
         os.kill(os.getpid(), signal.SIGKILL)
 
     if when == "commit":
-        DuckDBDialect.commit = lambda self, conn: die()
+        DuckDBDriver.commit = lambda self, conn: die()
     else:
         original, calls = install._install_table, []
 

@@ -31,7 +31,7 @@ its own, saying why the SQL changed.
 
 What this does not check: that the SQL runs or computes the right numbers (the engine tests
 do), the install statements (weight tables, catalogue) and driver-level SQL (PREPARE
-wrappers, bulk inserts), which live in the dialects rather than in statements.
+wrappers, bulk inserts), which the drivers run from their dialects rather than as statements.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ import pytest
 import sqlgpt
 from sqlgpt.checkpoint import Checkpoint
 from sqlgpt.cli import main
-from sqlgpt.engines.sql.dialects import get_dialect
+from sqlgpt.engines.sql.databases import get_dialect
 from sqlgpt.engines.sql.engine import SqlEngine
 from sqlgpt.engines.sql.install import schema_name
 from sqlgpt.engines.sql.plan import Plan, Statement
@@ -199,7 +199,7 @@ def loaded(request, model_dir, databases):
 
 def _without_pgvector(model_dir: Path) -> SimpleNamespace:
     """What a loaded GPT on a server without pgvector offers these tests, compiled as
-    SqlEngine compiles it (PostgresDialect(pgvector=False) is what `open` settles on there),
+    SqlEngine compiles it (PostgresDialect(pgvector=False) is what the driver's `open` settles on there),
     with no database at all: see the module docstring."""
     checkpoint = open_checkpoint(model_dir)
     dialect = get_dialect("postgres", pgvector=False)

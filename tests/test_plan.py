@@ -16,7 +16,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from sqlgpt.engines.sql.dialects import get_dialect
+from sqlgpt.engines.sql.databases import get_dialect
 from sqlgpt.engines.sql.plan import top_probabilities
 
 # (group, j, score): in group 0, j=7's score is 1e-17 above j=3's, which exp() cannot tell

@@ -99,7 +99,7 @@ def test_a_half_written_model_is_never_used(tiny_dir, tmp_path, spark_session, m
     without their catalogue row the next load installs afresh rather than use them."""
     directory = changed_copy(tiny_dir, tmp_path, 2)
     interrupt_third_table(monkeypatch)
-    monkeypatch.setattr("sqlgpt.engines.sql.dialects.spark.SparkConnection.rollback", lambda self: None)
+    monkeypatch.setattr("sqlgpt.engines.sql.drivers.spark.SparkConnection.rollback", lambda self: None)
     with pytest.raises(KeyboardInterrupt):
         load(directory, spark_session)
     schema = install_module.schema_name(sqlgpt.models.open_checkpoint(directory).fingerprint())

@@ -175,7 +175,7 @@ def test_keep_makes_the_tables_queryable(tiny_dir, tmp_path):
 def test_the_wide_layout_refuses_a_batched_step(tiny_dir):
     """Its tables have no sequence column, so a batched step (whose loss groups by sequence)
     cannot be written for it: the plan says so rather than write one that fails later."""
-    from sqlgpt.engines.sql.dialects import get_dialect
+    from sqlgpt.engines.sql.databases import get_dialect
     from sqlgpt.engines.sql.layouts import LAYOUTS
     from sqlgpt.engines.sql.plan import Plan
 

@@ -12,25 +12,25 @@ from typing import Any
 from ..checkpoint import Checkpoint
 from ..errors import SqlgptError
 from .base import Engine, Session
-from .sql.dialects import DIALECTS, dialect_class
+from .sql.databases import DATABASES
 
-SQL_ENGINES = tuple(DIALECTS)  # the databases; "numpy" is the in-memory reference
+SQL_ENGINES = tuple(DATABASES)  # the databases; "numpy" is the in-memory reference
 ENGINES = tuple(sorted(("numpy", *SQL_ENGINES)))
 DEFAULT_ENGINE = "duckdb"
 
 
 def create_engine(name: str, checkpoint: Checkpoint, **options: Any) -> Engine:
     """An engine called `name` holding `checkpoint`'s model."""
-    if name in DIALECTS:
+    if name in DATABASES:
         from .sql.engine import SqlEngine
 
-        dialect = dialect_class(name)
-        alias = dialect.database_alias
+        database = DATABASES[name]
+        alias = database.database_alias
         if alias is not None and alias in options:  # another name for database=
             if "database" in options:
                 raise SqlgptError(f"the {name} engine takes database= or {alias}=, not both")
             options["database"] = options.pop(alias)
-        allowed = {"database", "progress", "inspect", *dialect.options}
+        allowed = {"database", "progress", "inspect", *database.options}
         unknown = set(options) - allowed
         if unknown:
             also = f" (or {alias}= for database=)" if alias else ""

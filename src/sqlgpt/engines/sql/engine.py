@@ -1,10 +1,11 @@
 """Running the compiled model: a connection, the installed weights, one KV cache per session.
 
-The engine opens the database, finds or installs the model (`install.py`) and compiles the
-forward step once. Each session gets its own cursor — in DuckDB its own connection, with its
-own temporary tables — so its KV cache belongs to it alone: two generations on one database
-never mix, and closing the session drops the cache. Token ids enter through bound parameters;
-the only thing read back is the logits.
+The engine opens the database through its driver (`self.driver`: connections), finds or
+installs the model (`install.py`) and compiles the forward step once in its dialect
+(`self.dialect`: SQL text). Each session gets its own cursor — in DuckDB its own connection,
+with its own temporary tables — so its KV cache belongs to it alone: two generations on one
+database never mix, and closing the session drops the cache. Token ids enter through bound
+parameters; the only thing read back is the logits.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from ...checkpoint import Checkpoint
 from ...errors import SqlgptError, first_line
 from ..base import Engine, Inspection, Session
 from . import explain as explain_sql
-from .dialects import Dialect, get_dialect
+from .databases import get_driver
+from .drivers.base import Driver
 from .install import find_or_install
 from .layouts import layout_of
 from .plan import Plan, Statement
@@ -35,9 +37,9 @@ class SqlSession(Session):
     def __init__(self, engine: "SqlEngine", inspect: bool = False, batched: bool = False) -> None:
         super().__init__(engine.config)
         self.engine = engine
-        self.cursor = engine.dialect.cursor(engine.conn, engine.database)
+        self.cursor = engine.driver.cursor(engine.conn, engine.database)
         if batched:
-            engine.dialect.batch_settings(self.cursor)
+            engine.driver.batch_settings(self.cursor)
         plan = engine.plan
         if inspect or batched:
             plan = Plan(engine.config, engine.dialect, engine.schema, inspect=inspect, batched=batched)
@@ -52,10 +54,10 @@ class SqlSession(Session):
         self.nll = self._prepare("nll", plan.loss())
 
     def _prepare(self, name: str, statement: Statement) -> Statement:
-        """The statement with its SQL replaced by the dialect's handle for the prepared form."""
+        """The statement with its SQL replaced by the driver's handle for the prepared form."""
         try:
-            return Statement(statement.comment, self.engine.dialect.prepare(self.cursor, name, statement.sql))
-        except self.engine.dialect.errors() as e:
+            return Statement(statement.comment, self.engine.driver.prepare(self.cursor, name, statement.sql))
+        except self.engine.driver.errors() as e:
             raise SqlgptError(f"{self.engine.name} failed to prepare '{statement.comment}': {first_line(e)}") from e
 
     def _run(self, statements: list[Statement], params: list[Any] | None = None, prepared: int | None = None) -> Any:
@@ -69,8 +71,8 @@ class SqlSession(Session):
                 if prepared is None:
                     result = self.cursor.execute(statement.sql, *([] if params is None else [params]))
                 else:
-                    result = self.engine.dialect.execute_prepared(self.cursor, statement.sql, prepared)
-            except self.engine.dialect.errors() as e:
+                    result = self.engine.driver.execute_prepared(self.cursor, statement.sql, prepared)
+            except self.engine.driver.errors() as e:
                 raise SqlgptError(f"{self.engine.name} failed on '{statement.comment}': {first_line(e)}") from e
         return result
 
@@ -86,7 +88,7 @@ class SqlSession(Session):
         last = first + len(ids) - 1
         start = first if all_logits else last  # the first position whose logits are wanted
         cursor = self._run([self.logits_all if all_logits else self.logits_last], prepared=start)
-        rows = self.engine.dialect.fetch_columns(cursor)
+        rows = self.engine.driver.fetch_columns(cursor)
         logits = np.empty((last - start + 1, self.config.vocab_size), dtype=np.float32)  # [n, V]
         logits[np.asarray(rows["pos"]) - start, np.asarray(rows["j"])] = rows["logit"]
         return logits
@@ -125,10 +127,10 @@ class SqlSession(Session):
                 for column, value in zip(columns, (seq, pos, token, int(pos >= first_target))):
                     column.append(value)
         self._reset()
-        dialect = self.engine.dialect
+        driver = self.engine.driver
         try:
-            dialect.insert_rows(self.cursor, "tokens", columns)
-        except dialect.errors() as e:
+            driver.insert_rows(self.cursor, "tokens", columns)
+        except driver.errors() as e:
             raise SqlgptError(f"{self.engine.name} failed on loading the windows' tokens: {first_line(e)}") from e
         self._run(self.step, prepared=0)
 
@@ -146,7 +148,7 @@ class SqlSession(Session):
     def keep(self, schema: str = INSPECT_SCHEMA) -> list[str]:
         """Copy this session's tables (tokens, residual streams, KV cache, attention weights
         if inspecting) into `schema` as ordinary tables that outlive it. Returns their names."""
-        names = self.engine.dialect.temp_table_names(self._run([]))
+        names = self.engine.driver.temp_table_names(self._run([]))
         dialect = self.engine.dialect
         self._run([Statement("a schema for the kept tables", dialect.create_schema_if_missing(schema))])
         kept = [dialect.qualify(schema, name) for name in names]
@@ -165,30 +167,30 @@ class _Database:
     """The engine's one connection: read-only while it only reads, so that other processes
     can read the same file; reopened writable just for installing (or for inspecting)."""
 
-    def __init__(self, dialect: Dialect, database: str, writable: bool) -> None:
-        self.dialect, self.database = dialect, database
+    def __init__(self, driver: Driver, database: str, writable: bool) -> None:
+        self.driver, self.database = driver, database
         self.writable = writable or database == ":memory:"
-        self.conn: Any = dialect.open(database, writable=self.writable)
+        self.conn: Any = driver.open(database, writable=self.writable)
 
     def make_writable(self, required: bool = True) -> Any:
-        if not self.writable and self.dialect.single_writer:
+        if not self.writable and self.driver.single_writer:
             self.conn.close()
             self.conn = None
             try:
-                self.conn = self.dialect.open(self.database, writable=True)
+                self.conn = self.driver.open(self.database, writable=True)
             except SqlgptError:
                 if required:
                     raise
-                self.conn = self.dialect.open(self.database, writable=False)
+                self.conn = self.driver.open(self.database, writable=False)
                 return None
             self.writable = True
         return self.conn
 
     def make_read_only(self) -> None:
-        if self.writable and self.dialect.single_writer and self.database != ":memory:":
+        if self.writable and self.driver.single_writer and self.database != ":memory:":
             self.conn.close()
             self.conn = None
-            self.conn = self.dialect.open(self.database, writable=False)
+            self.conn = self.driver.open(self.database, writable=False)
             self.writable = False
 
     def close(self) -> None:
@@ -203,24 +205,24 @@ class SqlTables:
 
     def __init__(self, engine: SqlEngine) -> None:
         self.database = engine.database
-        self.dialect = engine.dialect
+        self.driver, self.dialect = engine.driver, engine.dialect
         self.conn = engine.writable_connection()
 
     def exists(self, name: str) -> bool:
         schema, _, table = name.rpartition(".")
-        return self.dialect.table_exists(self.conn, schema or None, table)
+        return self.driver.table_exists(self.conn, schema or None, table)
 
     def read(self, table: str, columns: list[str]) -> list[tuple]:
         try:
             return self.conn.execute(self.dialect.read_rows(table, columns)).fetchall()
-        except self.dialect.errors() as e:
+        except self.driver.errors() as e:
             raise SqlgptError(f"cannot read {', '.join(columns)} from {table}: {first_line(e)}") from None
 
     def write(self, name: str, like: str, key: str, columns: list[tuple[str, str]], rows: list[tuple],
               replace: bool) -> None:
         try:
-            self.dialect.write_table(self.conn, name, self.dialect.empty_result(like, key, columns), rows, replace)
-        except self.dialect.errors() as e:
+            self.driver.write_table(self.conn, name, self.dialect.empty_result(like, key, columns), rows, replace)
+        except self.driver.errors() as e:
             raise SqlgptError(f"cannot write {name}: {first_line(e)}") from None
 
 
@@ -229,29 +231,30 @@ class SqlEngine(Engine):
 
     prompt_chunk = 32
 
-    def __init__(self, checkpoint: Checkpoint, dialect_name: str, database: str | os.PathLike[str] | Any = None,
+    def __init__(self, checkpoint: Checkpoint, name: str, database: str | os.PathLike[str] | Any = None,
                  progress: bool | None = None, inspect: bool = False, **dialect_options: Any) -> None:
         super().__init__(checkpoint.config)
-        self.dialect = get_dialect(dialect_name, **dialect_options)
+        self.driver = get_driver(name, **dialect_options)  # connections
+        self.dialect = self.driver.dialect  # SQL text
         self.layout = layout_of(self.dialect)
-        self.name = dialect_name
+        self.name = name
         if database is None:
-            database = self.dialect.default_database()
+            database = self.driver.default_database()
         # A path becomes text; a live session (Spark's SparkSession) is used as it is.
         self.database = os.fspath(database) if isinstance(database, os.PathLike) else database
         if progress is None:
             progress = sys.stderr.isatty()
         # Inspecting writes the step's tables into the database, so it keeps write access.
-        self._db = _Database(self.dialect, self.database, writable=inspect)
+        self._db = _Database(self.driver, self.database, writable=inspect)
         try:
-            self.schema = find_or_install(self._db, self.dialect, checkpoint, progress=progress)
-            self.dialect.use_model(self._db.conn, self.schema, [t.name for t in self.layout.weight_tables(self.config)])
+            self.schema = find_or_install(self._db, self.driver, checkpoint, progress=progress)
+            self.driver.use_model(self._db.conn, self.schema, [t.name for t in self.layout.weight_tables(self.config)])
             if not inspect:
                 self._db.make_read_only()
         except BaseException as e:
             self._db.close()  # a failed load must not keep the file locked
-            if isinstance(e, self.dialect.errors()):
-                raise SqlgptError(f"{dialect_name} failed while installing the model: {first_line(e)}") from e
+            if isinstance(e, self.driver.errors()):
+                raise SqlgptError(f"{name} failed while installing the model: {first_line(e)}") from e
             raise
         self.plan = Plan(self.config, self.dialect, self.schema, inspect=inspect)
         self.step = self.plan.step()
@@ -311,7 +314,7 @@ class SqlEngine(Engine):
             with SqlSession(self, inspect=True) as session:
                 session.forward(ids)  # leaves the streams x0..xL and attn{l} in the session's tables
                 session._run(session.plan.explain(top_k, vocab_size, temperatures))
-                read = {name: self.dialect.fetch_columns(session._run([query]))
+                read = {name: self.driver.fetch_columns(session._run([query]))
                         for name, query in session.plan.explain_read_back().items()}
                 return explain_sql.inspection(read, self.config, len(ids), top_k=top_k, temperatures=temperatures,
                                               tables=session.keep() if keep else ())

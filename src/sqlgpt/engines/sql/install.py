@@ -7,7 +7,8 @@ layout's format version and where it came from. Installing is one transaction â€
 rows and catalogue entry commit together or not at all â€” so an interrupted install leaves
 nothing behind. Opening checks what is there: a current, complete install is reused without
 reading a single weight; an incomplete one, one of an older format, or one whose files have
-changed since is reported on stderr and replaced.
+changed since is reported on stderr and replaced. Everything here goes through the
+database's driver, whose dialect writes the SQL.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any, Protocol
 from ...checkpoint import Checkpoint
 from ...config import GPTConfig
 from ...progress import progress_bar
-from .dialects.base import Dialect
+from .drivers.base import Driver
 from .layouts import WeightTable, format_version, layout_of
 
 CATALOGUE = "sqlgpt_models"
@@ -46,27 +47,27 @@ class Connection(Protocol):
         """The connection, reopened for writing if needed (None if busy and not `required`)."""
 
 
-def find_or_install(db: Connection, dialect: Dialect, checkpoint: Checkpoint, *, progress: bool) -> str:
+def find_or_install(db: Connection, driver: Driver, checkpoint: Checkpoint, *, progress: bool) -> str:
     """The schema holding `checkpoint`'s installed copy, installing it first if needed."""
     source_key = checkpoint.source_key()
-    rows = _catalogue(db.conn, dialect)
+    rows = _catalogue(db.conn, driver)
     by_key = [r for r in rows if r["source_key"] == source_key]
-    if by_key and _usable(db.conn, dialect, by_key[0], checkpoint.config):
+    if by_key and _usable(db.conn, driver, by_key[0], checkpoint.config):
         return by_key[0]["schema_name"]
     # The files moved or were touched, or were never installed: identify them by content.
     fingerprint = checkpoint.fingerprint()
     schema = schema_name(fingerprint)
     same = [r for r in rows if r["schema_name"] == schema]
-    if same and _usable(db.conn, dialect, same[0], checkpoint.config):
+    if same and _usable(db.conn, driver, same[0], checkpoint.config):
         conn = db.make_writable(required=False)
         if conn is not None:  # remember the files' new identity, so the next open hashes nothing
-            dialect.update_row(conn, CATALOGUE, "schema_name", schema,
+            driver.update_row(conn, CATALOGUE, "schema_name", schema,
                                {"source_key": source_key, "source": _source(checkpoint)})
         return schema
-    why, replaced = _why_reinstall(checkpoint, fingerprint, rows, format_version(dialect))
+    why, replaced = _why_reinstall(checkpoint, fingerprint, rows, format_version(driver.dialect))
     if why:
         print(f"sqlgpt: reinstalling {checkpoint.name!r}: {why}", file=sys.stderr)
-    install(db.make_writable(), dialect, checkpoint, schema, fingerprint, source_key, replaced=replaced,
+    install(db.make_writable(), driver, checkpoint, schema, fingerprint, source_key, replaced=replaced,
             progress=progress)
     return schema
 
@@ -75,10 +76,10 @@ def _source(checkpoint: Checkpoint) -> str:
     return str(checkpoint.directory.resolve())
 
 
-def _catalogue(conn: Any, dialect: Dialect) -> list[dict[str, Any]]:
-    if not dialect.table_exists(conn, None, CATALOGUE):
+def _catalogue(conn: Any, driver: Driver) -> list[dict[str, Any]]:
+    if not driver.table_exists(conn, None, CATALOGUE):
         return []
-    cursor = conn.execute(dialect.read_rows(CATALOGUE, CATALOGUE_COLUMNS))
+    cursor = conn.execute(driver.dialect.read_rows(CATALOGUE, CATALOGUE_COLUMNS))
     names = [d[0] for d in cursor.description]
     rows = [dict(zip(names, row)) for row in cursor.fetchall()]
     # Schema names are pasted into SQL as identifiers, so only our own pattern is trusted:
@@ -86,11 +87,11 @@ def _catalogue(conn: Any, dialect: Dialect) -> list[dict[str, Any]]:
     return [r for r in rows if isinstance(r["schema_name"], str) and SCHEMA_NAME.fullmatch(r["schema_name"])]
 
 
-def _usable(conn: Any, dialect: Dialect, row: dict[str, Any], config: GPTConfig) -> bool:
-    if row["format_version"] != format_version(dialect) or json.loads(row["config"]) != config.to_hf():
+def _usable(conn: Any, driver: Driver, row: dict[str, Any], config: GPTConfig) -> bool:
+    if row["format_version"] != format_version(driver.dialect) or json.loads(row["config"]) != config.to_hf():
         return False
-    tables = layout_of(dialect).weight_tables(config)
-    return all(dialect.row_count(conn, row["schema_name"], t.name) == t.n_rows for t in tables)
+    tables = layout_of(driver.dialect).weight_tables(config)
+    return all(driver.row_count(conn, row["schema_name"], t.name) == t.n_rows for t in tables)
 
 
 def _why_reinstall(checkpoint: Checkpoint, fingerprint: str, rows: list[dict[str, Any]],
@@ -108,38 +109,38 @@ def _why_reinstall(checkpoint: Checkpoint, fingerprint: str, rows: list[dict[str
     return None, []
 
 
-def install(conn: Any, dialect: Dialect, checkpoint: Checkpoint, schema: str, fingerprint: str,
+def install(conn: Any, driver: Driver, checkpoint: Checkpoint, schema: str, fingerprint: str,
             source_key: str, *, replaced: Sequence[str] = (), progress: bool) -> None:
     """Create `schema` with every weight table and its catalogue row, in one transaction,
     dropping the `replaced` schemas (older installs of the same files) in the same one."""
-    config = checkpoint.config
+    config, dialect = checkpoint.config, driver.dialect
     tables = layout_of(dialect).weight_tables(config)
     params = checkpoint.params()
     bar = progress_bar(sum(t.n_values for t in tables), f"installing {checkpoint.name}", progress, unit="w")
-    dialect.before_install(conn)
-    dialect.begin(conn)
+    driver.before_install(conn)
+    driver.begin(conn)
     try:
-        dialect.create_catalogue(conn, CATALOGUE)
+        driver.create_catalogue(conn, CATALOGUE)
         for old in {schema, *replaced}:
-            dialect.delete_row(conn, CATALOGUE, "schema_name", old)
-            dialect.drop_schema(conn, old)
-        dialect.create_schema(conn, schema)
+            driver.delete_row(conn, CATALOGUE, "schema_name", old)
+            driver.drop_schema(conn, old)
+        driver.create_schema(conn, schema)
         for table in tables:
-            _install_table(conn, dialect, schema, table, params)  # reads just this table's weights
+            _install_table(conn, driver, schema, table, params)  # reads just this table's weights
             bar.update(table.n_values)
         conn.execute(dialect.insert_row(CATALOGUE, CATALOGUE_COLUMNS, stamped="installed_at"),
                      [schema, checkpoint.name, _source(checkpoint), source_key, fingerprint, json.dumps(config.to_hf()),
                       format_version(dialect)])
-        dialect.commit(conn)
+        driver.commit(conn)
     except BaseException:
-        dialect.rollback(conn)
+        driver.rollback(conn)
         raise
     finally:
         bar.close()
-    dialect.after_install(conn)
+    driver.after_install(conn)
 
 
-def _install_table(conn: Any, dialect: Dialect, schema: str, table: WeightTable, params: dict) -> None:
+def _install_table(conn: Any, driver: Driver, schema: str, table: WeightTable, params: dict) -> None:
     columns = table.columns(params)
-    dialect.create_table(conn, schema, table.name, table.schema)
-    dialect.insert_columns(conn, schema, table.name, columns)
+    driver.create_table(conn, schema, table.name, table.schema)
+    driver.insert_columns(conn, schema, table.name, columns)

@@ -1,35 +1,25 @@
-"""DuckDB: float32 vectors as `FLOAT[]` lists, `list_dot_product`, lambdas, Arrow bulk loads.
+"""DuckDB's SQL: float32 vectors as `FLOAT[]` lists, `list_dot_product`, lambdas; its shell's script.
 
 Measured on this project's 2-core machine (see SQL-ENGINES.md and the README): one row per
 output unit with a `FLOAT[]` list and `list_dot_product` is the fastest matrix-vector
 product DuckDB offers; fixed-size `FLOAT[N]` arrays and relational (i, j, v) joins are slower.
 Lambdas capture only scalars (capturing lists makes them quadratic), and aggregates over a
 list are computed before the lambda that uses them, in their own subquery.
+
+SQL text only: connecting, Arrow bulk loads and the file's storage version are
+`drivers/duckdb.py`'s.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from typing import Any
 
-import numpy as np
-
-from ....errors import SqlgptError, first_line
-from .base import Dialect, cache_path
-
-# The storage format of the files sqlgpt creates: DuckDB 1.0's, which every DuckDB since 1.0
-# reads, the newest `duckdb` shell on PyPI (duckdb-cli 1.5) included; a file in DuckDB 2's
-# own format is unreadable to it. Files that exist keep the format they have.
-STORAGE_VERSION = "v1.0.0"
+from .base import Dialect
+from .pretokenize import class_body, gpt2_pattern, unicode_classes
 
 
 class DuckDBDialect(Dialect):
     name = "duckdb"
-    single_writer = True  # one process writes a file, or many read it
-
-    def default_database(self) -> str:
-        return str(cache_path("models.duckdb"))
 
     # -- vector primitives ---------------------------------------------------------------------
 
@@ -97,79 +87,45 @@ class DuckDBDialect(Dialect):
                 f"list_transform(n.rows, lambda r: r[{table}.c % {head_size} + 1])) "
                 f"FROM ({rows}) n WHERE n.hd = {table}.c // {head_size}")
 
-    # -- connections and loading ---------------------------------------------------------------
+    def temp_table_names_sql(self) -> str:
+        return "SELECT table_name FROM duckdb_tables() WHERE temporary ORDER BY table_name"
 
-    def before_install(self, conn: Any) -> None:
+    # -- installs ------------------------------------------------------------------------------
+
+    def before_install_sql(self) -> list[str]:
         # Compressed float columns (ALP) scan about 2x slower, and every token scans them all.
-        conn.execute("SET force_compression = 'uncompressed'")
-        conn.execute("SET memory_limit = '300MB'")
+        return ["SET force_compression = 'uncompressed'", "SET memory_limit = '300MB'"]
 
-    def after_install(self, conn: Any) -> None:
-        conn.execute("CHECKPOINT")  # write the weights into the file now, uncompressed
-        conn.execute("RESET memory_limit")
+    def after_install_sql(self) -> list[str]:
+        return ["CHECKPOINT", "RESET memory_limit"]  # write the weights into the file now, uncompressed
 
-    def insert_columns(self, conn: Any, schema: str, table: str, columns: dict[str, np.ndarray]) -> None:
-        import pyarrow as pa
+    # -- the standalone script -----------------------------------------------------------------
 
-        arrays = {}
-        for name, values in columns.items():
-            values = np.ascontiguousarray(values)
-            if values.ndim == 2:  # a vector column: Arrow fixed-size lists, zero-copy
-                arrays[name] = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), values.shape[1])
-            else:
-                arrays[name] = pa.array(values)
-        batch = pa.table(arrays)
-        names = ", ".join(columns)
-        conn.register("sqlgpt_batch", batch)
-        try:
-            conn.execute(f"INSERT INTO {schema}.{table} ({names}) SELECT {names} FROM sqlgpt_batch")
-        finally:
-            conn.unregister("sqlgpt_batch")
+    run_hint = "duckdb -bail -list -noheader DATABASE < script.sql"
 
-    def open(self, database: str, writable: bool) -> Any:
-        """A connection; files that exist open read-only unless `writable`, so that several
-        processes can read one database at once (DuckDB allows one writer or many readers)."""
-        import duckdb
+    def half(self, n: str) -> str:
+        return f"({n}) // 2"  # `/` divides as floats in DuckDB
 
-        read_only = not writable and database != ":memory:" and os.path.exists(database)
-        try:
-            # One thread: DuckDB splits a scan by row groups of 122,880 rows, and no weight
-            # table has that many, so more threads only add scheduling (measured ~10% slower).
-            # Concurrent sessions still run side by side, each on its caller's thread.
-            config = {"threads": 1, "storage_compatibility_version": STORAGE_VERSION}
-            return duckdb.connect(database, read_only=read_only, config=config)
-        except duckdb.Error as e:
-            if isinstance(e, duckdb.IOException) and "lock" in str(e).lower():
-                why = (f"database {database} is busy: another process has it open (DuckDB allows one writer or "
-                       "many readers); try again when it is done, or use another --database")
-            elif isinstance(e, duckdb.ConnectionException) and "different configuration" in str(e):
-                why = (f"database {database} is already open in this process for "
-                       f"{'reading' if writable else 'writing'}; close that model first (gpt.close())")
-            else:
-                why = f"cannot open database {database}: {first_line(e)}"
-            raise SqlgptError(why) from None
+    def model_check(self, condition: str, message: str) -> list[str]:
+        # CREATE ... AS prints nothing in the shell, where a bare SELECT would print a row.
+        return [(f"CREATE TEMP TABLE model_check AS SELECT CASE WHEN ({condition}) = 1 THEN 1 "
+                 f"ELSE error('{message}') END AS ok")]
 
-    def prepare(self, cursor: Any, name: str, sql: str) -> str:
-        cursor.execute(f"PREPARE {name} AS {sql}")
-        return name
+    def pieces(self) -> tuple[str, str]:
+        def escape(c: int) -> str:
+            return f"\\x{{{c:x}}}"
 
-    def execute_prepared(self, cursor: Any, handle: str, position: int) -> Any:
-        # DuckDB's EXECUTE takes no bound parameters; the argument is a position we computed,
-        # an int, so formatting it into the statement cannot inject anything.
-        return cursor.execute(f"EXECUTE {handle}({int(position)})")
-
-    def cursor(self, conn: Any, database: str) -> Any:
-        # A DuckDB cursor is its own connection to the same database, with its own temp tables.
-        return conn.cursor()
-
-    def temp_table_names(self, cursor: Any) -> list[str]:
-        rows = cursor.execute("SELECT table_name FROM duckdb_tables() WHERE temporary ORDER BY table_name").fetchall()
-        return [name for (name,) in rows]
-
-    def fetch_columns(self, cursor: Any) -> dict[str, np.ndarray]:
-        return cursor.fetchnumpy()
-
-    def errors(self) -> tuple[type[BaseException], ...]:
-        import duckdb
-
-        return (duckdb.Error,)
+        space = class_body(unicode_classes()["S"], escape)
+        pattern = gpt2_pattern(escape, lookahead=False).replace("'", "''")
+        return ("""DuckDB's RE2 has no lookahead, which GPT-2's `\\s+(?!\\S)` needs: a run of white
+space before a non-space leaves its last character to the next pre-token. Emulated exactly:
+cut the text into chunks (white space, then non-space), cut each chunk's leading white space
+before its last character, and split the rest with the pattern, whose `\\s+(?!\\S)|\\s+` is `\\s+`.""", f"""INSERT INTO pieces
+WITH
+  chunks AS (SELECT u.ci, u.c, length(regexp_extract(u.c, '^[{space}]*')) AS k
+             FROM prompt p, unnest(regexp_extract_all(p.txt, '[{space}]*[^{space}]+|[{space}]+')) WITH ORDINALITY AS u(c, ci)),
+  cut AS (SELECT ci, c, CASE WHEN k = length(c) THEN 0 ELSE greatest(k - 1, 0) END AS k FROM chunks),
+  split AS (SELECT ci, 0 AS pi, left(c, k) AS piece FROM cut WHERE k > 0
+            UNION ALL
+            SELECT ci, u.pi, u.piece FROM cut, unnest(regexp_extract_all(substr(c, k + 1), '{pattern}')) WITH ORDINALITY AS u(piece, pi))
+SELECT row_number() OVER (ORDER BY ci, pi), {self.utf8_hex('piece')} FROM split""")

@@ -1,45 +1,38 @@
-"""PostgreSQL with pgvector: vectors as `vector`, `inner_product`, binary COPY for installs.
+"""PostgreSQL's SQL: vectors as pgvector's `vector` and `inner_product`, or plain `real[]`; psql's script.
 
-The system the original "GPT in 500 lines of SQL" ran on, over psycopg 3. pgvector's
-`inner_product` is the matrix-vector workhorse. Where the server has no pgvector, the same
-tables hold plain `real[]` arrays and a dot product is an `unnest` + `sum` (~100× slower,
-but it runs on any PostgreSQL, 15 included); the engine says so on stderr when it falls back;
-element-wise work on single vectors goes through `unnest ... WITH ORDINALITY`, and the
-values' transposed rows grow as `real[]` (a pgvector vector cannot be empty). With no DSN,
-`pgserver` (PostgreSQL 16 + pgvector, from PyPI) runs a private server under the user's
-cache directory. Every session is its own connection, so its temporary tables — its KV
-cache — are its own. `%` never appears in generated SQL (psycopg reads it as a parameter).
+pgvector's `inner_product` is the matrix-vector workhorse. Where the server has no
+pgvector, the same tables hold plain `real[]` arrays and a dot product is an `unnest` +
+`sum` (~100× slower, but it runs on any PostgreSQL, 15 included); element-wise work on
+single vectors goes through `unnest ... WITH ORDINALITY`, and the values' transposed rows
+grow as `real[]` (a pgvector vector cannot be empty). Which of the two is `self.pgvector`,
+settled by the driver when it connects. `%` never appears in generated SQL (psycopg reads
+it as a parameter).
+
+SQL text only: connecting, settling pgvector, binary COPY and the private server are
+`drivers/postgres.py`'s.
 """
 
 from __future__ import annotations
 
-import sys
-import warnings
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
-from ....errors import SqlgptError, first_line
-from .base import Dialect, cache_path
-
-FLOAT4_OID = 700  # PostgreSQL's type id of real, in the binary form of a real[]
+from .base import Dialect
+from .pretokenize import gpt2_pattern
 
 
 class PostgresDialect(Dialect):
     name = "postgres"
     float_type = "real"
     placeholder = "%s"
-    single_writer = False  # the server arbitrates: no read-only reopening
     # Without these, the planner inlines a layer norm's statistics into the cross join with
     # the weights and recomputes them for every weight row (0.5 s instead of 15 ms).
     materialized = "MATERIALIZED "
-    options = frozenset({"pgvector"})
-    database_alias = "dsn"  # a connection string
+    pgvector_sql = "CREATE EXTENSION IF NOT EXISTS vector"  # fails where the server lacks pgvector
 
     def __init__(self, pgvector: bool | None = None) -> None:
         """pgvector: True requires it, False never uses it, None (default) uses it where the
-        server has it. `open` settles which, in `self.pgvector`."""
+        server has it. The driver settles which when it connects, in `self.pgvector`."""
         self.wanted = pgvector
         self.pgvector = pgvector is not False
 
@@ -52,9 +45,6 @@ class PostgresDialect(Dialect):
         # Other column types: an install of one is not the other's. (2 and 3 since weight
         # vectors are kept in the row where they fit: installs made before are redone.)
         return 2 if self.pgvector else 3
-
-    def default_database(self) -> str:
-        return default_server()
 
     def fence(self, subquery: str) -> str:
         return f"({subquery} OFFSET 0)"
@@ -125,7 +115,7 @@ class PostgresDialect(Dialect):
 
     def temp_table_def(self, name: str, columns: list[tuple[str, str]], key: list[str] | None = None) -> str:
         # Vectors stay in the row, not out of line (TOAST): a step reads them for every weight row.
-        plain = "".join(f"; ALTER TABLE {name} ALTER COLUMN {c} SET STORAGE PLAIN" for c, kind in columns if kind == "vector")
+        plain = "".join(f"; {self.storage_sql(name, c, 'PLAIN')}" for c, kind in columns if kind == "vector")
         return super().temp_table_def(name, columns, key) + plain
 
     def append_values(self, table: str, cache: str, new: str, head_size: int) -> str:
@@ -133,127 +123,65 @@ class PostgresDialect(Dialect):
                f"FROM {table} r JOIN (SELECT * FROM {cache} WHERE {new}) k ON k.hd = r.c / {head_size} GROUP BY r.c")
         return f"UPDATE {table} SET vals = {table}.vals || n.vals FROM ({new}) n WHERE n.c = {table}.c"
 
-    def temp_table_names(self, cursor: Any) -> list[str]:
-        rows = cursor.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = pg_my_temp_schema()::regnamespace::text ORDER BY 1"
-        ).fetchall()
-        return [name for (name,) in rows]
+    def temp_table_names_sql(self) -> str:
+        return "SELECT tablename FROM pg_tables WHERE schemaname = pg_my_temp_schema()::regnamespace::text ORDER BY 1"
 
-    # -- connections and loading ---------------------------------------------------------------
+    # -- weight tables (what the driver's binary COPY runs) ------------------------------------
 
-    def open(self, database: str, writable: bool) -> Any:
-        """A connection; settles whether pgvector is used (saying so on stderr if it was
-        wanted by default but is missing)."""
-        import psycopg
+    def storage_sql(self, table: str, column: str, storage: str) -> str:
+        """A statement setting how `column` of `table` is stored: 'PLAIN' (in the row) or
+        'EXTERNAL' (out of line, uncompressed)."""
+        return f"ALTER TABLE {table} ALTER COLUMN {column} SET STORAGE {storage}"
 
-        conn = self._connect(database)
-        if self.wanted is False:
-            self.pgvector = False
-            return conn
-        try:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        except psycopg.Error as e:
-            if self.wanted:
-                conn.close()
-                raise SqlgptError(f"pgvector was asked for, but this server lacks it ({first_line(e)})") from None
-            self.pgvector = False
-            print("sqlgpt: this PostgreSQL has no pgvector extension: using plain real[] arrays, about 100x slower "
-                  "(install pgvector for speed)", file=sys.stderr)
-            return conn
-        self.pgvector = True
-        if conn.info.server_version < 160000:
-            version = conn.info.server_version
-            conn.close()
-            raise SqlgptError(f"the postgres engine with pgvector needs PostgreSQL 16 or newer (for any_value); this "
-                              f"server is {version // 10000}.{version % 10000} (pgvector=False runs on it, slowly)")
-        return conn
+    def copy_binary_sql(self, table: str, columns: list[str]) -> str:
+        """A COPY of rows in PostgreSQL's binary format from the client into `table`'s `columns`."""
+        return f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
 
-    def _connect(self, database: str) -> Any:
-        import psycopg
+    def index_sql(self, table: str, column: str) -> str:
+        """A statement indexing `table` by `column`."""
+        return f"CREATE INDEX ON {table} ({column})"
 
-        try:
-            return psycopg.connect(database, autocommit=True)
-        except psycopg.Error as e:
-            raise SqlgptError(f"cannot connect to PostgreSQL ({first_line(e)})") from None
+    def analyze_sql(self, table: str) -> str:
+        """A statement gathering the planner's statistics of `table`."""
+        return f"ANALYZE {table}"
 
-    def cursor(self, conn: Any, database: str) -> Any:
-        return self._connect(database)  # temp tables belong to a connection
+    # -- the standalone script -----------------------------------------------------------------
 
-    def execute_prepared(self, cursor: Any, handle: str, position: int) -> Any:
-        # psycopg prepares it server-side on first use and reuses the plan afterwards.
-        return cursor.execute(handle, {"p1": int(position)}, prepare=True)
+    run_hint = "psql -X -f script.sql DATABASE"
+    text_type = "text"
+    double_type = "double precision"
 
-    def fetch_columns(self, cursor: Any) -> dict[str, np.ndarray]:
-        names = [d.name for d in cursor.description]
-        rows = cursor.fetchall()
-        return {name: np.array([row[i] for row in rows]) for i, name in enumerate(names)}
+    def find(self, haystack: str, needle: str) -> str:
+        return f"strpos({haystack}, {needle})"
 
-    def errors(self) -> tuple[type[BaseException], ...]:
-        import psycopg
+    def utf8_hex(self, text: str) -> str:
+        return f"encode(convert_to({text}, 'UTF8'), 'hex')"
 
-        return (psycopg.Error,)
+    def as_float32(self, expr: str) -> str:
+        return f"CAST({expr} AS real)"
 
-    def insert_columns(self, conn: Any, schema: str, table: str, columns: dict[str, np.ndarray]) -> None:
-        """Binary COPY, built with NumPy: every row of a table has the same byte layout."""
-        n = len(next(iter(columns.values())))
-        for name, values in columns.items():
-            if values.ndim == 2:
-                # Vectors over ~2 kB are moved out of line (TOAST) by default, and every token
-                # would fetch them back from there; a row that fits a page stays in it.
-                fits = 4 * values.shape[1] <= 7000
-                conn.execute(f"ALTER TABLE {schema}.{table} ALTER COLUMN {name} SET STORAGE {'PLAIN' if fits else 'EXTERNAL'}")
-        fields: list[tuple] = [("count", ">i2")]
-        for name, values in columns.items():
-            if values.ndim == 2 and self.pgvector:  # pgvector's binary form: dim, unused, then the floats
-                fields += [(f"{name}_len", ">i4"), (f"{name}_dim", ">i2"), (f"{name}_pad", ">i2"),
-                           (name, ">f4", (values.shape[1],))]
-            elif values.ndim == 2:  # a real[]: ndim, flags, element type, length, lower bound, then
-                # each element as (byte length, float)
-                fields += [(f"{name}_len", ">i4"), (f"{name}_head", ">i4", (5,)), (name, [("n", ">i4"), ("v", ">f4")],
-                                                                                   (values.shape[1],))]
-            else:
-                fields += [(f"{name}_len", ">i4"), (name, ">i4" if values.dtype.kind == "i" else ">f4")]
-        rows = np.zeros(n, dtype=np.dtype(fields))
-        rows["count"] = len(columns)
-        for name, values in columns.items():
-            if values.ndim == 2 and self.pgvector:
-                rows[f"{name}_len"] = 4 + 4 * values.shape[1]
-                rows[f"{name}_dim"] = values.shape[1]
-                rows[name] = values
-            elif values.ndim == 2:
-                rows[f"{name}_len"] = 20 + 8 * values.shape[1]
-                rows[f"{name}_head"] = [1, 0, FLOAT4_OID, values.shape[1], 1]
-                rows[name]["n"] = 4
-                rows[name]["v"] = values
-            else:
-                rows[f"{name}_len"] = 4
-                rows[name] = values
-        header = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") * 2
-        trailer = (-1).to_bytes(2, "big", signed=True)
-        data = memoryview(header + rows.tobytes() + trailer)
-        with conn.cursor().copy(f"COPY {schema}.{table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
-            for start in range(0, len(data), 1 << 24):
-                copy.write(data[start : start + (1 << 24)])
-        if "j" in columns:  # the embeddings are looked up by j; a scan of the vectors inline would read them all
-            conn.execute(f"CREATE INDEX ON {schema}.{table} (j)")
-        conn.execute(f"ANALYZE {schema}.{table}")
+    def script_preamble(self) -> list[str]:
+        return ["\\set ON_ERROR_STOP on", "\\set QUIET on",
+                "SET client_encoding = 'UTF8';  -- this file is UTF-8",
+                "SET standard_conforming_strings = on;  -- a backslash in a string is just a backslash"]
 
+    def script_before_output(self) -> list[str]:
+        return ["\\pset format unaligned", "\\pset tuples_only on"]
 
-def default_server() -> str:
-    """A private PostgreSQL (pgserver) under the user's cache directory; its connection URI."""
-    try:
-        with warnings.catch_warnings():
-            # pgserver asks platformdirs for a runtime directory at import; where
-            # XDG_RUNTIME_DIR is unset (root, containers) that warns in two lines and
-            # falls back to a private directory under /tmp, which serves.
-            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR", category=UserWarning)
-            import pgserver
-    except ImportError:
-        raise SqlgptError("no --database DSN given and pgserver is not installed: pip install pgserver, "
-                          "or pass a PostgreSQL connection string") from None
-    directory = cache_path("postgres")
-    directory.mkdir(exist_ok=True)
-    try:
-        return pgserver.get_server(directory, cleanup_mode="stop").get_uri()
-    except Exception as e:  # pgserver reports start-up failures in several ways
-        raise SqlgptError(f"could not start a private PostgreSQL in {directory}: {first_line(e)}") from None
+    def model_check(self, condition: str, message: str) -> list[str]:
+        return [f"DO $check$ BEGIN IF ({condition}) <> 1 THEN RAISE EXCEPTION '{message}'; END IF; END $check$"]
+
+    def pieces(self) -> tuple[str, str]:
+        def escape(c: int) -> str:
+            return f"\\u{c:04x}" if c <= 0xFFFF else f"\\U{c:08x}"
+
+        pattern = gpt2_pattern(escape, lookahead=True).replace("'", "''")
+        return (
+            """PostgreSQL's regex has GPT-2's lookahead, but takes the longest of the alternatives that match
+where GPT-2's takes the first: a final `\\s+` would swallow the run that `\\s+(?!\\S)` ends early,
+so it is `\\s` here, the same wherever GPT-2's pattern gets to it.""",
+            (f"INSERT INTO pieces\nSELECT u.i, {self.utf8_hex('u.m[1]')} "
+             f"FROM prompt p, regexp_matches(p.txt, '{pattern}', 'g') WITH ORDINALITY AS u(m, i)"))
+
+    def reusable(self, name: str, sql: str, target: str | None, query: str | None) -> tuple[str | None, str]:
+        return f"PREPARE {name} AS\n{sql}", f"EXECUTE {name}"  # planned once, as the engine does

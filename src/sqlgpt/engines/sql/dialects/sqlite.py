@@ -1,38 +1,29 @@
-"""SQLite through Python's sqlite3: the wide layout (a REAL column per vector element).
+"""SQLite's SQL: the wide layout (a REAL column per vector element); its shell's script.
 
 SQLite has no array type, so this dialect uses `wide.py`'s layout, measured fastest here
 (docs/measurements.md): weight tables `WITHOUT ROWID` with one row per unit and a column
 per element, and expressions written out term by term. SQLite sums REALs in double
-precision. `exp`, `tanh`, `sqrt` and `ln` are SQLite's own math functions (3.35+); if the build
-lacks them, they are registered from Python's `math` — every dot product, sum and softmax
-still runs in SQL.
+precision. A "schema" is a prefix of table names (`m_…__wte`), as SQLite's only schemas
+are attached files. Rows of 769+ REAL columns want big pages (`PAGE_SIZE`).
 
-A "schema" is a prefix of table names (`m_…__wte`), as SQLite's only schemas are attached
-files. Each session is its own connection to the same file (an in-memory database is shared
-between its connections by a URI), so its temporary tables — its KV cache — are its own.
-Installs run in one transaction with the rollback journal on, so an interrupted install is
-rolled back when the file is next opened.
+SQL text only: connecting, sessions' connections, the math functions a build may lack and
+bulk loads are `drivers/sqlite.py`'s.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-import math
-import re
-import sqlite3
 from typing import Any
 
-import numpy as np
-
-from ....errors import SqlgptError, first_line
-from .base import Dialect, cache_path
+from .base import Dialect
+from .pretokenize import unicode_classes
 
 # Rows of 769+ REAL columns fit a 32 KiB page; at SQLite's default 4 KiB they spill into
 # overflow pages and every scan slows down by half (measured).
 PAGE_SIZE = 32768
-_OWN_TABLE = re.compile(r"m_[0-9a-f]{16}__[a-z0-9_]+|sqlgpt_inspect__[a-z0-9_]+")
-_memory_databases = itertools.count()
+# A session's settings: wide rows fit big pages (set before its first temp table), and its
+# tables stay in memory. The engine's sessions and the standalone script both run them.
+SESSION_SETTINGS = (f"PRAGMA temp.page_size = {PAGE_SIZE}", "PRAGMA temp_store = MEMORY")
 
 
 class SQLiteDialect(Dialect):
@@ -42,9 +33,9 @@ class SQLiteDialect(Dialect):
     float_type = "REAL"
     placeholder = "?"
     materialized = "MATERIALIZED "  # or the planner copies a mean into every term of a variance
-
-    def default_database(self) -> str:
-        return str(cache_path("models.sqlite"))
+    has_tables_sql = "SELECT count(*) FROM sqlite_master"  # 0 in a new file
+    # Fails where the build lacks SQLite's own math functions (3.35+): the driver registers them.
+    math_check_sql = "SELECT exp(0), tanh(0), sqrt(1), ln(1)"
 
     def qualify(self, schema: str, table: str) -> str:
         return f"{schema}__{table}"
@@ -52,45 +43,36 @@ class SQLiteDialect(Dialect):
     def param(self, n: int) -> str:
         return f"?{n}"
 
+    def connection_settings(self, new_file: bool) -> list[str]:
+        """PRAGMAs for a new connection; the page size of the file only where it is new
+        (it takes effect on an empty file only)."""
+        return ([f"PRAGMA page_size = {PAGE_SIZE}"] if new_file else []) + list(SESSION_SETTINGS)
+
     # -- catalogue and weight tables -----------------------------------------------------------
 
-    def table_exists(self, conn: Any, schema: str | None, table: str) -> bool:
+    def table_exists_sql(self, schema: str | None, table: str) -> tuple[str, list[Any]]:
         name = table if schema is None else self.qualify(schema, table)
-        rows = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [name]).fetchall()
-        return rows[0][0] > 0
+        return "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [name]
 
-    def create_schema(self, conn: Any, schema: str) -> None:
-        """Nothing to create: a schema is a prefix of table names."""
+    def create_schema_sql(self, schema: str) -> list[str]:
+        return []  # nothing to create: a schema is a prefix of table names
 
     def create_schema_if_missing(self, schema: str) -> str:
         return "SELECT 1"
 
-    def drop_schema(self, conn: Any, schema: str) -> None:
-        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, ?) = ?",
-                            [len(schema) + 2, schema + "__"]).fetchall()
-        for (name,) in rows:
-            if _OWN_TABLE.fullmatch(name):  # names read from the file are pasted into SQL: only ours
-                conn.execute(f"DROP TABLE {name}")
+    def schema_tables_sql(self, schema: str) -> tuple[str, list[Any]]:
+        """A query of the names of the tables in `schema` (those with its prefix), and its
+        parameters: what dropping the schema drops."""
+        return ("SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, ?) = ?",
+                [len(schema) + 2, schema + "__"])
 
-    def create_table(self, conn: Any, schema: str, table: str, columns: list[tuple[str, str]]) -> None:
+    def create_table_sql(self, schema: str, table: str, columns: list[tuple[str, str]]) -> str:
         # The first column is the key: rows are found by it and stored in its order.
-        conn.execute(f"CREATE TABLE {self.qualify(schema, table)} ({self.column_list(columns)}, "
-                     f"PRIMARY KEY ({columns[0][0]})) WITHOUT ROWID")
+        return (f"CREATE TABLE {self.qualify(schema, table)} ({self.column_list(columns)}, "
+                f"PRIMARY KEY ({columns[0][0]})) WITHOUT ROWID")
 
-    def insert_columns(self, conn: Any, schema: str, table: str, columns: dict[str, np.ndarray]) -> None:
-        """Rows in batches: a 2-D array fills as many consecutive columns as it is wide."""
-        parts = [v.reshape(len(v), -1) for v in columns.values()]
-        width = sum(p.shape[1] for p in parts)
-        sql = f"INSERT INTO {self.qualify(schema, table)} VALUES ({', '.join(['?'] * width)})"
-        n = len(parts[0])
-        for start in range(0, n, 1024):
-            block = [p[start : start + 1024] for p in parts]
-            # Keys stay ints; everything else goes in as double (float32 values exactly).
-            rows = zip(*(b[:, 0].tolist() if b.dtype.kind in "iu" else b.astype(np.float64).tolist() for b in block))
-            conn.executemany(sql, [_flatten(row) for row in rows])
-
-    def before_install(self, conn: Any) -> None:
-        conn.execute("PRAGMA synchronous = NORMAL")
+    def before_install_sql(self) -> list[str]:
+        return ["PRAGMA synchronous = NORMAL"]
 
     # -- session tables ------------------------------------------------------------------------
 
@@ -107,71 +89,57 @@ class SQLiteDialect(Dialect):
     def token_params(self, first: int, ids: list[int]) -> list[Any]:
         return [first, json.dumps([int(i) for i in ids])]
 
-    def temp_table_names(self, cursor: Any) -> list[str]:
-        rows = cursor.execute("SELECT name FROM sqlite_temp_master WHERE type = 'table' ORDER BY name").fetchall()
-        return [name for (name,) in rows]
+    def temp_table_names_sql(self) -> str:
+        return "SELECT name FROM sqlite_temp_master WHERE type = 'table' ORDER BY name"
 
-    # -- connections ---------------------------------------------------------------------------
+    # -- the standalone script -----------------------------------------------------------------
 
-    def open(self, database: str, writable: bool) -> Any:
-        if database == ":memory:":  # a name, so that each session's connection sees the same one
-            database = f"file:sqlgpt-memory-{next(_memory_databases)}?mode=memory&cache=shared"
-        return self._connect(database)
+    run_hint = "sqlite3 -bail DATABASE < script.sql"
+    text_type = "TEXT"
+    double_type = "REAL"
+    chr_function = "char"
+    script_differences = (("Logits are compared in double precision, where sqlgpt rounds them to float32 first: a "
+                           "different token only where two logits agree to float32's precision."),)
 
-    def _connect(self, database: str) -> "_Connection":
-        try:
-            conn = sqlite3.connect(database, uri=database.startswith("file:"), isolation_level=None,
-                                   check_same_thread=False, cached_statements=512, timeout=30, factory=_Connection)
-            conn.database_name = database
-            if database.startswith("file:") or not _has_tables(conn):
-                conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # only takes effect on an empty file
-            conn.execute(f"PRAGMA temp.page_size = {PAGE_SIZE}")  # before the first temp table
-            conn.execute("PRAGMA temp_store = MEMORY")
-        except sqlite3.Error as e:
-            raise SqlgptError(f"cannot open SQLite database {database}: {first_line(e)}") from None
-        _ensure_math(conn)
-        return conn
+    def ones(self, n: str) -> str:
+        return f"printf('%.*c', {n}, '1')"  # SQLite's printf repeats %c `precision` times
 
-    def cursor(self, conn: Any, database: str) -> Any:
-        return self._connect(conn.database_name)  # temp tables belong to a connection
+    def as_float32(self, expr: str) -> str:
+        return expr  # no float32 type: compared in double precision (said in the header)
 
-    def execute_prepared(self, cursor: Any, handle: str, position: int) -> Any:
-        # sqlite3 keeps each statement compiled in its cache, keyed by its text.
-        return cursor.execute(handle, [int(position)])
+    def script_preamble(self) -> list[str]:
+        return [f"{sql};" for sql in SESSION_SETTINGS]  # as the engine's sessions
 
-    def fetch_columns(self, cursor: Any) -> dict[str, np.ndarray]:
-        names = [d[0] for d in cursor.description]
-        rows = cursor.fetchall()
-        return {name: np.array([row[i] for row in rows]) for i, name in enumerate(names)}
+    def model_check(self, condition: str, message: str) -> list[str]:
+        # No error function: a failed CHECK constraint names itself in the error.
+        return [f'CREATE TEMP TABLE model_check (ok INTEGER CONSTRAINT "{message}" CHECK (ok = 1))',
+                f"INSERT INTO model_check SELECT ({condition})"]
 
-    def errors(self) -> tuple[type[BaseException], ...]:
-        return (sqlite3.Error,)
+    def class_tables(self) -> list[tuple[str, str]]:
+        classes = sorted((lo, hi, k) for k, ranges in unicode_classes().items() for lo, hi in ranges)
+        return [("the pattern's character classes: L letters, N numbers, S white space (else O)",
+                 "CREATE TEMP TABLE uclass (lo INTEGER PRIMARY KEY, hi INTEGER NOT NULL, k TEXT NOT NULL)"),
+                *(("", sql) for sql in self.values_sql("uclass", [f"({lo}, {hi}, '{k}')" for lo, hi, k in classes]))]
 
-
-class _Connection(sqlite3.Connection):
-    """A connection that remembers what it opened, so sessions can open their own."""
-
-    database_name = ""
-
-
-def _flatten(row: tuple) -> list:
-    out: list = []
-    for part in row:
-        if isinstance(part, list):
-            out += part
-        else:
-            out.append(part)
-    return out
-
-
-def _has_tables(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
-
-
-def _ensure_math(conn: sqlite3.Connection) -> None:
-    """Register exp, tanh, sqrt and ln if this SQLite was built without its math functions."""
-    try:
-        conn.execute("SELECT exp(0), tanh(0), sqrt(1), ln(1)").fetchone()
-    except sqlite3.OperationalError:
-        for name, fn in (("exp", math.exp), ("tanh", math.tanh), ("sqrt", math.sqrt), ("ln", math.log)):
-            conn.create_function(name, 1, fn, deterministic=True)
+    def pieces(self) -> tuple[str, str]:
+        return ("""SQLite has no regex functions: GPT-2's pattern as a scan over the characters, classed by the
+ranges in uclass. A pre-token is a contraction ('s 't 're 've 'm 'll 'd); else a run of letters,
+numbers or other symbols, with one space before it if there is one; else white space: all of a
+run that ends the text or is one character long, otherwise all but its last (`\\s+(?!\\S)`).""", """INSERT INTO pieces
+WITH RECURSIVE
+  chars AS (SELECT n.i, substr(p.txt, n.i, 1) AS c FROM nums n, prompt p WHERE n.i <= length(p.txt)),
+  classed AS (SELECT i, c, coalesce((SELECT CASE WHEN u.hi >= unicode(c) THEN u.k END FROM uclass u
+                                     WHERE u.lo <= unicode(c) ORDER BY u.lo DESC LIMIT 1), 'O') AS k FROM chars),
+  runs AS (SELECT i, c, k, max(i) OVER (PARTITION BY k, g) AS e
+           FROM (SELECT i, c, k, i - row_number() OVER (PARTITION BY k ORDER BY i) AS g FROM classed) x),
+  steps AS (SELECT r.i, CASE
+              WHEN substr(p.txt, r.i, 3) IN ('''re', '''ve', '''ll') THEN 3
+              WHEN substr(p.txt, r.i, 2) IN ('''s', '''t', '''m', '''d') THEN 2
+              WHEN r.k <> 'S' THEN r.e - r.i + 1
+              WHEN r.c = ' ' AND nx.k <> 'S' THEN nx.e - r.i + 1
+              WHEN r.e = length(p.txt) OR r.e = r.i THEN r.e - r.i + 1
+              ELSE r.e - r.i END AS len
+            FROM runs r LEFT JOIN runs nx ON nx.i = r.i + 1, prompt p),
+  walk(i, len) AS (SELECT i, len FROM steps WHERE i = 1
+                   UNION ALL SELECT s.i, s.len FROM walk w JOIN steps s ON s.i = w.i + w.len)
+SELECT row_number() OVER (ORDER BY w.i), lower(hex(substr(p.txt, w.i, w.len))) FROM walk w, prompt p""")
