@@ -1,7 +1,11 @@
-"""The SQL layer's two halves stay apart: dialects write SQL text, drivers run it.
+"""The SQL layer's parts stay apart: the plan, the layouts and the dialects write SQL text,
+drivers and everything else run it.
 
-A driver module holds no SQL: every statement it runs comes from its dialect, so that one
-file per database says what SQL that database gets. Every hook the rest of the engine
+No module outside `engines/sql/plan/`, `layouts/` and `dialects/` holds SQL: the step and
+every query over it are the plan's, what depends on how a vector is stored the layout's,
+and what differs between databases the dialect's. In particular a driver module holds no
+SQL: every statement it runs comes from its dialect, so that one file per database says
+what SQL that database gets. Every hook the rest of the engine
 calls on a dialect is declared on the base `Dialect`, with a docstring, so that a new
 database knows what to provide; a dialect's own extra hooks are only for its own driver.
 """
@@ -24,8 +28,13 @@ from sqlgpt.engines.sql.databases import (
 from sqlgpt.engines.sql.dialects.base import Dialect
 from sqlgpt.engines.sql.drivers.base import Driver
 
-SQL = Path(__file__).resolve().parents[1] / "src" / "sqlgpt" / "engines" / "sql"
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "sqlgpt"
+SQL = PACKAGE / "engines" / "sql"
 DRIVERS = sorted(path for path in (SQL / "drivers").glob("*.py"))
+# Where SQL text may be written.
+WRITERS = ("engines/sql/plan/", "engines/sql/layouts/", "engines/sql/dialects/")
+OTHERS = sorted(path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.py")
+                if not path.relative_to(PACKAGE).as_posix().startswith(WRITERS))
 # Words that begin a SQL statement: in upper case anywhere in a string, or in any case at
 # the start of one or after a semicolon.
 KEYWORDS = ["SELECT", "INSERT", "CREATE", "DROP", "UPDATE", "DELETE", "ALTER", "TRUNCATE", "PRAGMA", "COPY",
@@ -73,6 +82,20 @@ def test_drivers_hold_no_sql(path):
     assert sql_in(path.read_text(encoding="utf-8")) == []
 
 
+@pytest.mark.parametrize("module", OTHERS)
+def test_no_sql_outside_the_plan_the_layouts_and_the_dialects(module):
+    # By upper-case keywords, as all of sqlgpt's SQL is written: messages and help texts
+    # outside the SQL engine say "with", "use" and "set" in English.
+    assert [text for text in sql_in((PACKAGE / module).read_text(encoding="utf-8")) if UPPER.search(text)] == []
+
+
+def test_the_writers_are_scanned_apart():
+    assert "engines/sql/script.py" in OTHERS and "engines/sql/engine.py" in OTHERS and "cli.py" in OTHERS
+    assert not any(module.startswith(WRITERS) for module in OTHERS)
+    assert sql_in((SQL / "plan" / "model.py").read_text(encoding="utf-8"))  # the plan is full of it
+    assert UPPER.search("x = f\"SELECT {a} FROM t\"") and not UPPER.search("use a SQL engine; with seed 3")
+
+
 def attributes_called_on_a_dialect(path: Path) -> set[str]:
     """The attributes `path` reads from something called d, dialect, self.d, self.dialect,
     engine.dialect, ...: the hooks it calls."""
@@ -87,7 +110,7 @@ def attributes_called_on_a_dialect(path: Path) -> set[str]:
 
 
 def test_the_hook_scan_finds_hooks():
-    assert {"dot", "param", "materialized"} <= set().union(*map(attributes_called_on_a_dialect, SQL.glob("*.py")))
+    assert {"dot", "param", "materialized"} <= set().union(*(attributes_called_on_a_dialect(SQL / c) for c in CALLERS))
 
 
 @pytest.mark.parametrize("caller", CALLERS)
