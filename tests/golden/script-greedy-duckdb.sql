@@ -418,8 +418,7 @@ WITH
 SELECT s.pos, CAST(list_transform(list_zip(s.xc, f.g, f.b), lambda z: z[1] * s.r * z[2] + z[3]) AS FLOAT[]) AS xn FROM (SELECT pos, CAST(list_transform(x, lambda v: v - mu) AS FLOAT[]) AS xc, r FROM n) s, m_<schema>.ln_f f;
 -- pick: the next token, greedily: the highest logit, the lower id of equals (NumPy's argmax)
 CREATE TEMP VIEW pick AS
-SELECT (SELECT count(*) FROM picked), l.j FROM (SELECT f.pos, e.j, list_dot_product(e.w, f.xn) AS logit FROM m_<schema>.wte e, final f WHERE f.pos = (SELECT max(pos) FROM tokens)) l WHERE l.j < 265 AND NOT EXISTS (SELECT 1 FROM picked WHERE token = 264)
-ORDER BY l.logit DESC, l.j LIMIT 1;
+SELECT (SELECT count(*) FROM picked), l.j FROM (SELECT * FROM (SELECT t.*, row_number() OVER (ORDER BY logit DESC, j) AS rank FROM (SELECT j, logit FROM (SELECT f.pos, e.j, list_dot_product(e.w, f.xn) AS logit FROM m_<schema>.wte e, final f WHERE f.pos = (SELECT max(pos) FROM tokens)) a WHERE j < 265) t) ranked WHERE rank <= 1) l WHERE TRUE AND NOT EXISTS (SELECT 1 FROM picked WHERE token = 264);
 
 -- ===== token 1 of 5 =====
 UPDATE step_start SET pos = (SELECT count(*) FROM x0);

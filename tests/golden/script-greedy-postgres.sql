@@ -427,8 +427,7 @@ SELECT s.pos, (SELECT CAST(array_agg(CAST(u.a0 * s.r * u.a1 + u.a2 AS real) ORDE
 -- pick: the next token, greedily: the highest logit, the lower id of equals (NumPy's argmax)
 PREPARE pick AS
 INSERT INTO picked
-SELECT (SELECT count(*) FROM picked), l.j FROM (SELECT f.pos, e.j, inner_product(e.w, f.xn) AS logit FROM m_<schema>.wte e, final f WHERE f.pos = (SELECT max(pos) FROM tokens)) l WHERE l.j < 265 AND NOT EXISTS (SELECT 1 FROM picked WHERE token = 264)
-ORDER BY l.logit DESC, l.j LIMIT 1;
+SELECT (SELECT count(*) FROM picked), l.j FROM (SELECT * FROM (SELECT t.*, row_number() OVER (ORDER BY logit DESC, j) AS rank FROM (SELECT j, logit FROM (SELECT f.pos, e.j, inner_product(e.w, f.xn) AS logit FROM m_<schema>.wte e, final f WHERE f.pos = (SELECT max(pos) FROM tokens)) a WHERE j < 265) t) ranked WHERE rank <= 1) l WHERE TRUE AND NOT EXISTS (SELECT 1 FROM picked WHERE token = 264);
 
 -- ===== token 1 of 5 =====
 UPDATE step_start SET pos = (SELECT count(*) FROM x0);

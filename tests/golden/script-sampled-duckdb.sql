@@ -430,8 +430,7 @@ SELECT s.pos, CAST(list_transform(list_zip(s.xc, f.g, f.b), lambda z: z[1] * s.r
 CREATE TEMP VIEW pick AS
 WITH
   l AS (SELECT j, CAST(CAST(logit AS FLOAT) AS DOUBLE) / (CAST(3602879701896397 AS DOUBLE) / CAST(4503599627370496 AS DOUBLE)) AS z FROM (SELECT f.pos, e.j, list_dot_product(e.w, f.xn) AS logit FROM m_<schema>.wte e, final f WHERE f.pos = (SELECT max(pos) FROM tokens)) a WHERE j < 265),
-  e AS (SELECT j, exp(z - (SELECT max(z) FROM l)) AS e FROM l),
-  p AS (SELECT j, e / (SELECT sum(e) FROM e) AS p FROM e),
+  p AS (SELECT j, exp(z - m) / sum(exp(z - m)) OVER () AS p FROM (SELECT *, max(z) OVER () AS m FROM l) peaks),
   q AS (SELECT j, p / (SELECT sum(p) FROM p) AS q FROM p),
   cum AS (SELECT j, sum(q) OVER (ORDER BY j ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS c FROM q),
   x AS (SELECT CAST(m AS DOUBLE) / CAST(9007199254740992 AS DOUBLE) * (SELECT c FROM cum WHERE j = 264) AS x

@@ -439,8 +439,7 @@ PREPARE pick AS
 INSERT INTO picked
 WITH
   l AS MATERIALIZED (SELECT j, CAST(CAST(logit AS real) AS double precision) / (CAST(3602879701896397 AS double precision) / CAST(4503599627370496 AS double precision)) AS z FROM (SELECT f.pos, e.j, inner_product(e.w, f.xn) AS logit FROM m_<schema>.wte e, final f WHERE f.pos = (SELECT max(pos) FROM tokens)) a WHERE j < 265),
-  e AS MATERIALIZED (SELECT j, exp(z - (SELECT max(z) FROM l)) AS e FROM l),
-  p AS MATERIALIZED (SELECT j, e / (SELECT sum(e) FROM e) AS p FROM e),
+  p AS MATERIALIZED (SELECT j, exp(z - m) / sum(exp(z - m)) OVER () AS p FROM (SELECT *, max(z) OVER () AS m FROM l) peaks),
   q AS MATERIALIZED (SELECT j, p / (SELECT sum(p) FROM p) AS q FROM p),
   cum AS MATERIALIZED (SELECT j, sum(q) OVER (ORDER BY j ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS c FROM q),
   x AS (SELECT CAST(m AS double precision) / CAST(9007199254740992 AS double precision) * (SELECT c FROM cum WHERE j = 264) AS x

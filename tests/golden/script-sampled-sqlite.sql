@@ -1306,8 +1306,7 @@ SELECT n.pos, (n.x0 - n.mu) * n.r * f.g0 + f.b0 AS xn0, (n.x1 - n.mu) * n.r * f.
 CREATE TEMP VIEW pick AS
 WITH
   l AS MATERIALIZED (SELECT j, CAST(logit AS REAL) / (CAST(3602879701896397 AS REAL) / CAST(4503599627370496 AS REAL)) AS z FROM (SELECT f.pos, e.j, (e.w0 * f.xn0 + e.w1 * f.xn1 + e.w2 * f.xn2 + e.w3 * f.xn3 + e.w4 * f.xn4 + e.w5 * f.xn5 + e.w6 * f.xn6 + e.w7 * f.xn7 + e.w8 * f.xn8 + e.w9 * f.xn9 + e.w10 * f.xn10 + e.w11 * f.xn11 + e.w12 * f.xn12 + e.w13 * f.xn13 + e.w14 * f.xn14 + e.w15 * f.xn15 + e.w16 * f.xn16 + e.w17 * f.xn17 + e.w18 * f.xn18 + e.w19 * f.xn19 + e.w20 * f.xn20 + e.w21 * f.xn21 + e.w22 * f.xn22 + e.w23 * f.xn23 + e.w24 * f.xn24 + e.w25 * f.xn25 + e.w26 * f.xn26 + e.w27 * f.xn27 + e.w28 * f.xn28 + e.w29 * f.xn29 + e.w30 * f.xn30 + e.w31 * f.xn31) AS logit FROM m_<schema>__wte e, final f WHERE f.pos = (SELECT max(pos) FROM tokens)) a WHERE j < 265),
-  e AS MATERIALIZED (SELECT j, exp(z - (SELECT max(z) FROM l)) AS e FROM l),
-  p AS MATERIALIZED (SELECT j, e / (SELECT sum(e) FROM e) AS p FROM e),
+  p AS MATERIALIZED (SELECT j, exp(z - m) / sum(exp(z - m)) OVER () AS p FROM (SELECT *, max(z) OVER () AS m FROM l) peaks),
   q AS MATERIALIZED (SELECT j, p / (SELECT sum(p) FROM p) AS q FROM p),
   cum AS MATERIALIZED (SELECT j, sum(q) OVER (ORDER BY j ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS c FROM q),
   x AS (SELECT CAST(m AS REAL) / CAST(9007199254740992 AS REAL) * (SELECT c FROM cum WHERE j = 264) AS x

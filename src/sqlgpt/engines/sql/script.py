@@ -126,7 +126,7 @@ def build_script(checkpoint: Checkpoint, dialect: str, prompt: str, max_new_toke
     if temperature > 0:
         rng = np.random.default_rng(seed)
         draws = [(k, int(rng.random() * TWO_TO_53)) for k in range(max_new_tokens)]
-    sections.append(("the session: its tokens and KV cache", stepper.session_tables() + text.session(eot, draws, sql_dialect)))
+    sections.append(("the session: its tokens and KV cache", stepper.session_tables() + text.session(eot, draws, seed, sql_dialect)))
 
     pick = text.pick(sql_dialect, logits, tokenizer.vocab_size, eot, temperature)
     repeated = [(f"step_{i + 1:02d}", st) for i, st in enumerate(stepper.step())] + [("pick", pick)]

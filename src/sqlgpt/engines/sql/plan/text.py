@@ -151,10 +151,10 @@ def _exact_double(dialect: Dialect, x: float) -> str:
     return "(" + " / ".join(parts) + ")"
 
 
-def session(eot: int | None, draws: list[tuple[int, int]] | None, dialect: Dialect) -> list[Statement]:
+def session(eot: int | None, draws: list[tuple[int, int]] | None, seed: int | None, dialect: Dialect) -> list[Statement]:
     """The script's own session tables, after the step's: the prompt's tokens (an empty
     prompt is `eot`), where a step starts, the tokens picked, and sampling's `draws`
-    (k, m), the k-th token's uniform draw being m·2^-53 (None when greedy)."""
+    (k, m), the k-th token's uniform draw being m·2^-53 (None when greedy), from `seed`."""
     out = [Statement("the prompt's tokens", "INSERT INTO tokens SELECT pos, token FROM prompt_tokens")]
     if eot is not None:
         out.append(Statement("an empty prompt is <|endoftext|>",
@@ -166,7 +166,7 @@ def session(eot: int | None, draws: list[tuple[int, int]] | None, dialect: Diale
         Statement("the tokens picked, one per step", "CREATE TEMP TABLE picked (k INTEGER, token INTEGER)"),
     ]
     if draws is not None:
-        out.append(Statement("NumPy's uniform draws, one per token, as integers times 2**-53",
+        out.append(Statement(f"NumPy's uniform draws for seed {seed}, one per token, as integers times 2**-53",
                              "CREATE TEMP TABLE draws (k INTEGER, m BIGINT)"))
         out += [Statement("", sql) for sql in dialect.values_sql("draws", [f"({k}, {m})" for k, m in draws])]
     return out
