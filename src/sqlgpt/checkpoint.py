@@ -142,12 +142,16 @@ class Checkpoint:
         return _Tensors(shapes, load, self.config, source=str(self.weight_files[0]))
 
 
-def _shards(index: Path) -> list[Path]:
-    """The shard files a safetensors index names, each once, in order; all must exist."""
+def shard_names(index: Path) -> list[str]:
+    """The shard files a safetensors index names, each once, in order."""
     weight_map = _read_json(index).get("weight_map")
-    if not isinstance(weight_map, dict) or not weight_map:
-        raise SqlgptError(f"{index} has no weight_map")
-    shards = [index.parent / name for name in dict.fromkeys(weight_map.values())]
+    if not isinstance(weight_map, dict) or not weight_map or not all(isinstance(v, str) for v in weight_map.values()):
+        raise SqlgptError(f"{index} has no weight_map of tensor names to shard files")
+    return list(dict.fromkeys(weight_map.values()))
+
+
+def _shards(index: Path) -> list[Path]:
+    shards = [index.parent / name for name in shard_names(index)]
     for shard in shards:
         if not shard.is_file():
             raise SqlgptError(f"{index} names the shard {shard.name}, which is missing")
