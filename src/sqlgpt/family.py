@@ -6,6 +6,9 @@ activation, whether the unembedding is the token embedding, and where each block
 are in the checkpoint's canonical names. A new family is a new `Family` value plus the few
 switches of the plan that its choices need; the values each field may take are those some
 part of the plan implements (`NORMS`, `POSITIONS`, `ACTIVATIONS`), checked when a family is made.
+Two families exist: `GPT2`, and `LLAMA` (Llama and Qwen2: RMSNorm, rotary positions, a SiLU-
+gated MLP). Grouped-query attention and the rotary frequencies are numbers, not choices: they
+are the config's (`n_kv_head`, `rope_theta`, `rope_scaling`; `rotary.py` makes the angles).
 
 What this module does not do: read configs or checkpoints (`config.py`, `checkpoint.py`), or
 write SQL (the plan turns an activation's name into SQL).

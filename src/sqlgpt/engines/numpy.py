@@ -104,7 +104,8 @@ class NumpySession(Session):
                 self.streams.append(x)
         if not all_logits:
             x = x[-1:]  # [1, C] generation needs only the last position
-        return (self._norm(x, self.family.final_norm) @ unembedding(p, self.family.tied_unembedding).T).astype(np.float32)  # [n, V]
+        x = self._norm(x, self.family.final_norm)  # [n, C]
+        return (x @ unembedding(p, self.family.tied_unembedding).T).astype(np.float32)  # [n, V]
 
     def _norm(self, x: np.ndarray, name: str) -> np.ndarray:
         return self.norm(x, self.p[f"{name}.weight"], self.p[f"{name}.bias"], self.config.layer_norm_epsilon)  # [n, C]
