@@ -52,6 +52,12 @@ class SQLiteDialect(Dialect):
     def param(self, n: int) -> str:
         return f"?{n}"
 
+    def int_div(self, a: str, b: int) -> str:
+        return f"({a}) / {b}"  # integer operands: integer division
+
+    def mod(self, a: str, b: int) -> str:
+        return f"({a}) % {b}"
+
     # -- catalogue and weight tables -----------------------------------------------------------
 
     def table_exists(self, conn: Any, schema: str | None, table: str) -> bool:

@@ -67,17 +67,16 @@ def head_slots(config: GPTConfig, j: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def rope_table(config: GPTConfig) -> WeightTable:
-    """`rope(pos, d, cos, sin)`: the rotary angles' cosines and sines of every position and
-    head element, float32 as transformers computes them (`rotary.cos_sin`)."""
+    """`rope(k, cos, sin)`: the rotary angle's cosine and sine of every position and head
+    element, k = pos · head_size + element, float32 as transformers computes them
+    (`rotary.cos_sin`). One key column: SQLite's tables are keyed by their first."""
     T, D = config.block_size, config.head_size
 
     def columns(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         cos, sin = cos_sin(config, np.arange(T))  # [T, D] each
-        pos, d = np.divmod(np.arange(T * D), D)
-        return {"pos": pos.astype(np.int32), "d": d.astype(np.int32), "cos": cos.reshape(-1), "sin": sin.reshape(-1)}
+        return {"k": np.arange(T * D, dtype=np.int32), "cos": cos.reshape(-1), "sin": sin.reshape(-1)}
 
-    return WeightTable("rope", [("pos", "int"), ("d", "int"), ("cos", "float"), ("sin", "float")], T * D, 2 * T * D,
-                       columns)
+    return WeightTable("rope", [("k", "int"), ("cos", "float"), ("sin", "float")], T * D, 2 * T * D, columns)
 
 
 def folded_matrix(p: Mapping[str, np.ndarray], key: str,

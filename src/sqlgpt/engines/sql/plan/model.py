@@ -209,7 +209,7 @@ class Plan:
         extra = "".join(f", u.{c}" for c in self.layout.head_unit_columns)
         return (f"SELECT {self.keys('u')}, u.j{extra}, {y} AS y FROM (SELECT *, lead(y, {half}) OVER ({head}) AS ahead, "
                 f"lag(y, {half}) OVER ({head}) AS behind FROM {units}) u JOIN {self.weights('rope')} r "
-                f"ON r.pos = u.pos AND r.d = {element}")
+                f"ON r.k = u.pos * {D} + {element}")
 
     def mlp_hidden(self, table: str, stats: str) -> str:
         """CTEs ending in `fc`: the MLP's hidden layer, activated. Gated (SwiGLU), the first
