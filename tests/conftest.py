@@ -133,6 +133,92 @@ def hf_causal_lm():
     return get
 
 
+# Pre-tokenizer patterns as Llama 3's and Qwen2's tokenizer.json write them.
+LLAMA3_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+QWEN2_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+HF_STYLES = ("llama3", "qwen2", "smollm2")
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n"
+    "{{ m['content'] }}<|eot_id|>{% endfor %}"
+)
+
+
+def write_hf_tokenizer(directory: Path, style: str, lines: list[str], merges: int = 300) -> Path:
+    """A tokenizer.json of byte-level BPE in the way of one model family, trained by Hugging
+    Face tokenizers' BpeTrainer on `lines` (`merges` merges at most), with its config files:
+
+    - "llama3": Split(Llama 3's pattern) + ByteLevel without regex, ignore_merges, special
+      tokens after the vocabulary as Llama 3 has them, a post-processor adding
+      <|begin_of_text|>, tokenizer_config.json (bos, eos, chat template) and
+      generation_config.json (a list of eos ids).
+    - "qwen2": NFC, Split(Qwen2's pattern) + ByteLevel without regex, <|endoftext|>,
+      <|im_start|>, <|im_end|>, the non-special <tool_call> matched before normalisation and
+      "é!" after it, tokenizer_config.json with a null bos and an eos (no generation config).
+    - "smollm2": Digits(individual) + ByteLevel with GPT-2's regex, its special tokens trained
+      into the vocabulary (ids 0-2, as SmolLM2's), no config files.
+    Deterministic; needs only tokenizers. Returns `directory`.
+    """
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
+
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=style == "smollm2")
+    if style == "smollm2":
+        steps = [pre_tokenizers.Digits(individual_digits=True), byte_level]
+    else:
+        pattern = LLAMA3_PATTERN if style == "llama3" else QWEN2_PATTERN
+        steps = [pre_tokenizers.Split(Regex(pattern), behavior="isolated"), byte_level]
+    tokenizer = Tokenizer(models.BPE(ignore_merges=style == "llama3"))
+    tokenizer.normalizer = normalizers.NFC() if style == "qwen2" else None
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(steps)
+    tokenizer.decoder = decoders.ByteLevel()
+    trained_specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"] if style == "smollm2" else []
+    trainer = trainers.BpeTrainer(
+        vocab_size=256 + len(trained_specials) + merges, special_tokens=trained_specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+    )
+    tokenizer.train_from_iterator(lines, trainer=trainer)
+    directory.mkdir(parents=True, exist_ok=True)
+    if style == "llama3":
+        specials = ["<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>", "<|start_header_id|>", "<|end_header_id|>"]
+        tokenizer.add_special_tokens(specials)
+        ids = {s: tokenizer.token_to_id(s) for s in specials}
+        bos = ("<|begin_of_text|>", ids["<|begin_of_text|>"])
+        tokenizer.post_processor = processors.Sequence([
+            processors.ByteLevel(trim_offsets=False),
+            processors.TemplateProcessing(single="<|begin_of_text|> $A", pair="<|begin_of_text|> $A <|begin_of_text|> $B:1",
+                                          special_tokens=[bos]),
+        ])
+        config = {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>", "chat_template": CHAT_TEMPLATE}
+        generation = {"bos_token_id": ids["<|begin_of_text|>"], "eos_token_id": [ids["<|end_of_text|>"], ids["<|eot_id|>"]]}
+        (directory / "generation_config.json").write_text(json.dumps(generation), encoding="utf-8")
+        (directory / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    elif style == "qwen2":
+        tokenizer.add_special_tokens(["<|endoftext|>", "<|im_start|>", "<|im_end|>"])
+        tokenizer.add_tokens([AddedToken("<tool_call>", normalized=False, special=False),
+                              AddedToken("\u00e9!", normalized=True, special=False)])
+        tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
+        config = {"bos_token": None, "eos_token": {"content": "<|im_end|>", "special": True},
+                  "chat_template": "{{ messages[0]['content'] }}<|im_end|>"}
+        (directory / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    tokenizer.save(str(directory / "tokenizer.json"))
+    return directory
+
+
 TINY_SHAPE = dict(n_layer=2, n_head=4, n_embd=32, n_positions=64)
 GPT2_124M_SHAPE = dict(n_layer=12, n_head=12, n_embd=768, n_positions=1024, vocab_size=50257)
 
@@ -160,6 +246,29 @@ def hf_model():
         if directory not in cache:
             cache[directory] = GPT2LMHeadModel.from_pretrained(directory).eval()
         return cache[directory]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def hf_tokenizer_dir(tmp_path_factory):
+    """`get(style, corpus)`: write_hf_tokenizer's directory for a style ("llama3", "qwen2",
+    "smollm2") trained on a corpus ("multilingual": tests/multilingual_corpus.txt, always
+    here; "shakespeare": tinyshakespeare, skipping without ../shared), once per session."""
+    cache: dict[tuple[str, str], Path] = {}
+
+    def get(style: str, corpus: str = "multilingual") -> Path:
+        if (style, corpus) not in cache:
+            if corpus == "multilingual":
+                path = Path(__file__).with_name("multilingual_corpus.txt")
+            else:
+                path = SHARED_DATA / "tinyshakespeare" / "input.txt"
+                if not path.is_file():
+                    pytest.skip(NO_SHARED)
+            with open(path, encoding="utf-8", newline="") as f:
+                lines = f.read().splitlines(keepends=True)
+            cache[style, corpus] = write_hf_tokenizer(tmp_path_factory.mktemp(f"{style}-{corpus}"), style, lines)
+        return cache[style, corpus]
 
     return get
 

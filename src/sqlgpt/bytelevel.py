@@ -1,7 +1,10 @@
-"""GPT-2's byte-level alphabet and pre-tokenizer patterns: what the tokenizer and its trainer
-(`train/bpe.py`) share. Constants and one pure function; no encoding or training here."""
+"""GPT-2's byte-level alphabet and pre-tokenizer patterns: what the tokenizer, its trainer
+(`train/bpe.py`) and the tokenizer.json reader (`hf_tokenizer.py`) share. Constants and pure
+functions; no encoding or training here."""
 
 from __future__ import annotations
+
+import regex
 
 # The pattern of OpenAI's GPT-2 encoder.py.
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
@@ -25,3 +28,32 @@ def bytes_to_unicode() -> dict[int, str]:
     for n, b in enumerate(b for b in range(256) if b not in table):
         table[b] = chr(256 + n)
     return dict(sorted(table.items()))
+
+
+def replace_outside_classes(pattern: str, replacements: dict[str, str]) -> str:
+    """`pattern` with each unescaped one-character metacharacter in `replacements` (say "$")
+    replaced, except inside character classes, where it means itself.
+
+    Regex dialects disagree on anchors (tiktoken's `$` is the end of the text, Oniguruma's the
+    end of a line, Python's either), so a pattern written for one is rewritten for the `regex`
+    package this way.
+    """
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            c = pattern[i : i + 2]
+        elif in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            # A "]" straight after "[" or "[^" is a literal, not the end of the class.
+            c = regex.match(r"\[\^?\]?", pattern[i:]).group()
+        elif c in replacements:
+            out.append(replacements[c])
+            i += 1
+            continue
+        out.append(c)
+        i += len(c)
+    return "".join(out)
