@@ -1,7 +1,7 @@
-"""Shared fixtures: random-weight GPT-2 checkpoints written by transformers itself.
+"""Shared fixtures: random-weight GPT-2, Llama and Qwen2 checkpoints written by transformers itself.
 
-Every weight is random (layer-norm gains and biases included), so a wrong transpose or a
-skipped bias cannot hide behind ones and zeros. The tokenizer files are a small byte-level
+Every weight is random (norm gains and biases included), so a wrong transpose or a skipped
+bias cannot hide behind ones and zeros. The tokenizer files are a small byte-level
 BPE vocabulary built here, so these fixtures need nothing from ../shared or the network.
 It also loads the plugin tests/ci_skips.py: under CI=true a skipped test fails.
 """
@@ -72,6 +72,65 @@ def make_checkpoint(directory: Path, seed: int = 0, std: float = 0.08, gpt2_voca
     randomize(model, seed, std)
     model.save_pretrained(directory)
     return directory
+
+
+# Llama / Qwen2 checkpoints: 4 query heads of 16 channels sharing 2 key/value heads. The
+# llama3 rope_scaling is scaled to 64 positions so that its three cases all occur: with
+# head size 16 the wavelengths are 2π·10000^(c/8), 6.3 (< 32/4: kept), 20 (between: smoothed),
+# 63 and longer (> 32/1: slowed by the factor).
+LLAMA_SHAPE = dict(hidden_size=64, num_attention_heads=4, num_key_value_heads=2, num_hidden_layers=2,
+                   intermediate_size=80, vocab_size=300, max_position_embeddings=64)
+LLAMA3_ROPE_SCALING = {"rope_type": "llama3", "factor": 4.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                       "original_max_position_embeddings": 32}
+
+
+def make_llama_checkpoint(directory: Path, kind: str = "llama", *, tied: bool = False, bias: bool = False,
+                          rope_scaling: dict | None = None, dtype: str = "float32", shard: bool = False,
+                          seed: int = 0, std: float = 0.08, **shape) -> Path:
+    """save_pretrained a random LlamaForCausalLM (kind "llama") or Qwen2ForCausalLM ("qwen2")
+    of LLAMA_SHAPE updated by `shape`: `tied` embeddings, Llama's attention and MLP biases
+    if `bias` (Qwen2 always has its q/k/v biases), saved in `dtype`, in shards if `shard`.
+    No tokenizer files: tests of these run on token ids."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+    directory.mkdir(parents=True, exist_ok=True)
+    options = LLAMA_SHAPE | shape | {"tie_word_embeddings": tied}
+    if rope_scaling is not None:
+        options["rope_scaling"] = dict(rope_scaling)
+    if kind == "llama":
+        model_class, config = LlamaForCausalLM, LlamaConfig(attention_bias=bias, mlp_bias=bias, **options)
+    elif kind == "qwen2":
+        model_class, config = Qwen2ForCausalLM, Qwen2Config(**options)
+    else:
+        raise ValueError(f"kind {kind!r}")
+    torch.manual_seed(seed)
+    model = model_class(config)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():  # a tied lm_head is embed_tokens: listed once
+            noise = torch.randn(param.shape, generator=generator)
+            param.copy_(1.0 + 0.2 * noise if name.endswith("norm.weight") else std * noise)
+    model.to(getattr(torch, dtype)).save_pretrained(directory, max_shard_size="40KB" if shard else "1GB")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def hf_causal_lm():
+    """Load a Llama / Qwen2 checkpoint directory with transformers in float32 (whatever the
+    file's dtype) and eager attention, once per directory."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    cache: dict[Path, object] = {}
+
+    def get(directory: Path):
+        if directory not in cache:
+            cache[directory] = AutoModelForCausalLM.from_pretrained(
+                directory, dtype=torch.float32, attn_implementation="eager").eval()
+        return cache[directory]
+
+    return get
 
 
 # Pre-tokenizer patterns as Llama 3's and Qwen2's tokenizer.json write them.

@@ -50,7 +50,9 @@ class Model(Protocol):
 
     def score_of(self, text: str, n_tokens: int, nll: float) -> Any: ...  # a `Score`
 
-    def eot_id(self) -> int: ...
+    def start_id(self) -> int: ...
+
+    def prompt_ids(self, prompt: str) -> list[int]: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +105,14 @@ def score_table(gpt: Model, table: str, column: str, *, key: str | None = None, 
     return TableScore(table=job.into, rows=len(rows), n_tokens=tokens, loss=total / tokens if tokens else math.nan)
 
 
+def _last_window(ids: list[int], window: int, keep_first: bool) -> list[int]:
+    """The last `window` of `ids`; with `keep_first`, the first id (a beginning-of-text
+    token) stays in front of the last window - 1."""
+    if len(ids) <= window:
+        return ids
+    return ids[:1] + ids[len(ids) - window + 1 :] if keep_first else ids[-window:]
+
+
 def _chunks(items: list[T], budget: int, tokens: Callable[[T], int]) -> list[list[T]]:
     """`items` cut into runs of at most `budget` tokens in all (one item at least), where an
     item holds `tokens(item)` tokens."""
@@ -127,8 +137,10 @@ def next_table(gpt: Model, table: str, column: str, *, k: int = 5, key: str | No
     job = _TableJob(gpt, table, column, key, into, replace)
     vocab, window = gpt.tokenizer.vocab_size, gpt.config.block_size
     rows = [(row_key, text) for row_key, text in job.read() if text is not None]
-    # The latest context that fits; an empty text means <|endoftext|>.
-    contexts = [(i, gpt.tokenizer.encode(text)[-window:] or [gpt.eot_id()]) for i, (_, text) in enumerate(rows)]
+    # The latest context that fits, as a prompt is read (after the beginning-of-text token
+    # where the tokenizer adds one; an empty text is the start token).
+    contexts = [(i, _last_window(gpt.prompt_ids(text), window, keep_first=gpt.tokenizer.adds_bos))
+                for i, (_, text) in enumerate(rows)]
     results: list[tuple] = []
     bar = progress_bar(len(rows), f"next tokens of {job.table}", progress, unit="row")
     for chunk in _chunks(contexts, gpt.engine.batch_tokens, lambda item: len(item[1])):

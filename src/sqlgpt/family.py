@@ -6,6 +6,9 @@ activation, whether the unembedding is the token embedding, and where each block
 are in the checkpoint's canonical names. A new family is a new `Family` value plus the few
 switches of the plan that its choices need; the values each field may take are those some
 part of the plan implements (`NORMS`, `POSITIONS`, `ACTIVATIONS`), checked when a family is made.
+Two families exist: `GPT2`, and `LLAMA` (Llama and Qwen2: RMSNorm, rotary positions, a SiLU-
+gated MLP). Grouped-query attention and the rotary frequencies are numbers, not choices: they
+are the config's (`n_kv_head`, `rope_theta`, `rope_scaling`; `rotary.py` makes the angles).
 
 What this module does not do: read configs or checkpoints (`config.py`, `checkpoint.py`), or
 write SQL (the plan turns an activation's name into SQL).
@@ -15,9 +18,18 @@ from __future__ import annotations
 
 import dataclasses
 
-NORMS = ("layernorm",)  # mean and variance, then gain and bias
-POSITIONS = ("learned",)  # a table of position embeddings added to the token embedding
-ACTIVATIONS = ("gelu_tanh",)  # GELU, tanh approximation (transformers' "gelu_new")
+NORMS = (
+    "layernorm",  # mean and variance, then gain and bias
+    "rmsnorm",  # x / sqrt(mean(x²) + eps) · gain; no mean, no bias (the checkpoint's bias is zeros)
+)
+POSITIONS = (
+    "learned",  # a table of position embeddings added to the token embedding
+    "rotary",  # q and k of each head rotated by position (`rotary.py`); nothing added to x
+)
+ACTIVATIONS = (
+    "gelu_tanh",  # GELU, tanh approximation (transformers' "gelu_new")
+    "silu",  # x · sigmoid(x)
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +52,9 @@ class Family:
     attention: tuple[Matrix, Matrix]  # QKV (norm folded in), then the output projection
     mlp: tuple[Matrix, Matrix]  # the first layer (norm folded in), then the projection
     final_norm: str  # the checkpoint's name of the norm after the last block
+    # SwiGLU: the first MLP matrix's outputs are the gate's units, then the up projection's
+    # (n_inner each); the hidden layer is activation(gate) · up, not activation(all of them).
+    gated_mlp: bool = False
 
     def __post_init__(self) -> None:
         for field, allowed in (("norm", NORMS), ("positions", POSITIONS), ("activation", ACTIVATIONS)):
@@ -56,4 +71,19 @@ GPT2 = Family(
     attention=(Matrix("qkv", "h.{i}.attn.c_attn", norm="h.{i}.ln_1"), Matrix("attn_proj", "h.{i}.attn.c_proj")),
     mlp=(Matrix("fc", "h.{i}.mlp.c_fc", norm="h.{i}.ln_2"), Matrix("mlp_proj", "h.{i}.mlp.c_proj")),
     final_norm="ln_f",
+)
+
+# Llama, and Qwen2 (the same computation; only which biases exist differs, and those the
+# checkpoint reader fills with zeros). Untied as transformers' LlamaConfig defaults; a
+# config's own tie_word_embeddings replaces it (`GPTConfig.family`).
+LLAMA = Family(
+    name="llama",
+    norm="rmsnorm",
+    positions="rotary",
+    activation="silu",
+    tied_unembedding=False,
+    attention=GPT2.attention,
+    mlp=GPT2.mlp,
+    final_norm="ln_f",
+    gated_mlp=True,
 )

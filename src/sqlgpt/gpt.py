@@ -84,18 +84,26 @@ class GPT:
         with self.engine.session() as session:
             return session.forward(ids, all_logits=True)
 
-    def encode_prompt(self, prompt: str) -> list[int]:
-        """Prompt token ids; an empty prompt is <|endoftext|>, as GPT-2's sampling does."""
-        if not isinstance(prompt, str):
-            raise SqlgptError(f"prompt must be a string, got {type(prompt).__name__}")
-        ids = self.tokenizer.encode(prompt)
-        if not ids:
-            ids = [self.eot_id()]
+    def encode_prompt(self, prompt: str, *, allowed_special: str | Iterable[str] = ()) -> list[int]:
+        """`prompt_ids`, checked to fit the context window."""
+        ids = self.prompt_ids(prompt, allowed_special=allowed_special)
         if len(ids) > self.config.block_size:
             raise SqlgptError(
                 f"prompt is {len(ids)} tokens but the model's context window is {self.config.block_size} tokens"
             )
         return ids
+
+    def prompt_ids(self, prompt: str, *, allowed_special: str | Iterable[str] = ()) -> list[int]:
+        """Prompt token ids, as transformers' tokenizer gives them with its special tokens:
+        after the beginning-of-text token where the tokenizer adds one (Llama 3); an empty
+        prompt is the start token alone (`start_id`: GPT-2's <|endoftext|>, as its sampling
+        does). Special tokens in the text count only where `allowed_special` allows them."""
+        if not isinstance(prompt, str):
+            raise SqlgptError(f"prompt must be a string, got {type(prompt).__name__}")
+        ids = self.tokenizer.encode(prompt, allowed_special=allowed_special)
+        if self.tokenizer.adds_bos and self.tokenizer.bos_id is not None:
+            ids = [self.tokenizer.bos_id] + ids
+        return ids or [self.start_id()]
 
     def next_token_probs(self, prompt: str, k: int = 10, temperature: float = 1.0) -> list[tuple[str, float]]:
         """The k most likely next tokens after `prompt`, as (decoded token, probability)."""
@@ -142,8 +150,9 @@ class GPT:
     ) -> Iterator[str]:
         """Yield the continuation of `prompt` piece by piece, each piece whole characters.
 
-        Stops after `max_new_tokens`, at <|endoftext|>, or before the first `stop` string
-        (which is not included).
+        Stops after `max_new_tokens`, at an end token of the model (GPT-2's <|endoftext|>; the
+        `eos_token_id`s of its generation config), or before the first `stop` string (which
+        is not included).
         """
         params = SamplingParams(temperature, top_k, top_p)
         stops = _stop_strings(stop)
@@ -174,8 +183,8 @@ class GPT:
         top_p: float | None = None,
         seed: int | None = None,
     ) -> list[int]:
-        """Token ids sampled after the prompt `ids` (which must be non-empty); ends before
-        <|endoftext|> or after `max_new_tokens`. Token-level twin of `generate`."""
+        """Token ids sampled after the prompt `ids` (which must be non-empty); ends before an
+        end token (see `stream`) or after `max_new_tokens`. Token-level twin of `generate`."""
         ids = [int(i) for i in ids]
         if not ids:
             raise SqlgptError("generate_ids needs at least one prompt token id")
@@ -184,13 +193,14 @@ class GPT:
 
     def _sample_ids(self, ids: list[int], max_new_tokens: int, params: SamplingParams, seed: int | None) -> Iterator[int]:
         rng = np.random.default_rng(seed)
+        ends = set(self.tokenizer.eos_ids)
         with self.engine.session() as session:
             if max_new_tokens == 0:
                 return
             logits = self._read_prompt(session, ids)  # [V]
             for i in range(max_new_tokens):
                 token = sample(logits[: self.tokenizer.vocab_size], params, rng)
-                if token == self.tokenizer.eot_id:
+                if token in ends:
                     return
                 yield token
                 if i + 1 < max_new_tokens:
@@ -257,10 +267,10 @@ class GPT:
         return self.score_of(text, len(ids) - 1, total)
 
     def score_ids(self, text: str) -> list[int]:
-        """The ids `score` reads: <|endoftext|> (context only), then the text's tokens."""
+        """The ids `score` reads: the start token (`start_id`, context only), then the text's tokens."""
         if not isinstance(text, str) or not text:
             raise SqlgptError("nothing to score: the text is empty")
-        return [self.eot_id()] + self.tokenizer.encode(text)
+        return [self.start_id()] + self.tokenizer.encode(text)
 
     @staticmethod
     def score_of(text: str, n_tokens: int, nll: float) -> Score:
@@ -328,12 +338,17 @@ class GPT:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def eot_id(self) -> int:
-        """The id of <|endoftext|>, which an empty prompt means; a one-line error if the
-        tokenizer has none."""
-        if self.tokenizer.eot_id is None:
-            raise SqlgptError("this tokenizer has no <|endoftext|> token to condition on; give a non-empty prompt")
-        return self.tokenizer.eot_id
+    def start_id(self) -> int:
+        """The token a text is read after when nothing precedes it: an empty prompt, and what
+        `score` conditions on. The beginning-of-text token where the tokenizer adds one
+        (Llama 3's <|begin_of_text|>), else <|endoftext|> (GPT-2, Qwen2), else the
+        tokenizer's bos; a one-line error if it has none of them."""
+        t = self.tokenizer
+        for candidate in (t.bos_id if t.adds_bos else None, t.eot_id, t.bos_id):
+            if candidate is not None:
+                return candidate
+        raise SqlgptError("this tokenizer has no <|endoftext|> or beginning-of-text token to condition on; "
+                          "give a non-empty text")
 
 
 def _stop_strings(stop: str | Iterable[str] | None) -> list[str]:

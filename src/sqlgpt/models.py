@@ -15,13 +15,16 @@ import logging
 import os
 from pathlib import Path
 
-from .checkpoint import WEIGHT_FILES, Checkpoint
+from .checkpoint import SAFETENSORS_INDEX, WEIGHT_FILES, Checkpoint, shard_names
 from .errors import SqlgptError
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 BUNDLED_MODELS = ("shakespeare",)
 DEFAULT_MODEL = "shakespeare"
-_HUB_FILES = ("config.json", "vocab.json", "merges.txt")
+# Beside config.json and the weights, the files a model has of these: GPT-2's tokenizer is
+# vocab.json + merges.txt, Llama 3.2's only tokenizer.json, Qwen2.5's and SmolLM2's both.
+_OPTIONAL_HUB_FILES = ("vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
+                       "special_tokens_map.json", "generation_config.json")
 
 
 def open_checkpoint(model: str | os.PathLike[str]) -> Checkpoint:
@@ -48,7 +51,11 @@ def _looks_like_path(text: str) -> bool:
 
 def _fetch_from_hub(repo_id: str) -> Path:
     try:
-        from huggingface_hub import hf_hub_download
+        from huggingface_hub import (
+            _CACHED_NO_EXIST,
+            hf_hub_download,
+            try_to_load_from_cache,
+        )
         from huggingface_hub.errors import (
             EntryNotFoundError,
             HfHubHTTPError,
@@ -74,16 +81,31 @@ def _fetch_from_hub(repo_id: str) -> Path:
         finally:
             hub_logger.setLevel(level)
 
-    try:
-        for filename in _HUB_FILES:
-            fetch(filename)
+    def fetch_weights() -> Path:
+        """The first of WEIGHT_FILES the model has (and an index's shards); its directory."""
         for filename in WEIGHT_FILES:
             try:
-                return fetch(filename).parent
-            except EntryNotFoundError:
+                path = fetch(filename)
+            except EntryNotFoundError:  # not in the repository or, offline, not in the cache
                 if filename == WEIGHT_FILES[-1]:
                     raise
+                continue
+            if filename == SAFETENSORS_INDEX:
+                for shard in shard_names(path):
+                    fetch(shard)
+            return path.parent
         raise AssertionError("unreachable")
+
+    try:
+        fetch("config.json")
+        for filename in _OPTIONAL_HUB_FILES:
+            if try_to_load_from_cache(repo_id, filename) is _CACHED_NO_EXIST:
+                continue  # the hub said before that the model has none: no request each time
+            try:
+                fetch(filename)
+            except EntryNotFoundError:
+                pass
+        return fetch_weights()
     except RepositoryNotFoundError:
         raise SqlgptError(f"no model {repo_id!r} on the Hugging Face hub (and no local directory of that name)") from None
     except (LocalEntryNotFoundError, OSError, HfHubHTTPError) as e:

@@ -48,6 +48,12 @@ class SQLiteDialect(Dialect):
         (it takes effect on an empty file only)."""
         return ([f"PRAGMA page_size = {PAGE_SIZE}"] if new_file else []) + list(SESSION_SETTINGS)
 
+    def int_div(self, a: str, b: int) -> str:
+        return f"({a}) / {b}"  # integer operands: integer division
+
+    def mod(self, a: str, b: int) -> str:
+        return f"({a}) % {b}"
+
     # -- catalogue and weight tables -----------------------------------------------------------
 
     def table_exists_sql(self, schema: str | None, table: str) -> tuple[str, list[Any]]:

@@ -30,6 +30,7 @@ from typing import Protocol
 import numpy as np
 
 from ....config import GPTConfig
+from ....rotary import cos_sin
 from ..dialects.base import Dialect
 
 QUERY, KEY, VALUE = 0, 1, 2  # `kind` of a KV cache row
@@ -44,6 +45,38 @@ class WeightTable:
     n_rows: int
     n_values: int  # floats it holds, for progress bars
     columns: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
+
+
+def qkv_width(config: GPTConfig) -> int:
+    """Output units of the QKV projection: every query head, then the key and value heads."""
+    return (config.n_head + 2 * config.n_kv_head) * config.head_size
+
+
+def fc_width(config: GPTConfig) -> int:
+    """Output units of the MLP's first matrix: n_inner, twice that when gated (gate, then up)."""
+    return (2 if config.family.gated_mlp else 1) * config.n_inner
+
+
+def head_slots(config: GPTConfig, j: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """kind (0 query, 1 key, 2 value), head and element of the QKV projection's units j: the
+    n_head query heads first, then the n_kv_head key heads, then as many value heads."""
+    D, H, KV = config.head_size, config.n_head, config.n_kv_head
+    slot = j // D
+    kind = np.where(slot < H, 0, np.where(slot < H + KV, 1, 2))
+    return kind, slot - np.array([0, H, H + KV])[kind], j % D
+
+
+def rope_table(config: GPTConfig) -> WeightTable:
+    """`rope(k, cos, sin)`: the rotary angle's cosine and sine of every position and head
+    element, k = pos · head_size + element, float32 as transformers computes them
+    (`rotary.cos_sin`). One key column: SQLite's tables are keyed by their first."""
+    T, D = config.block_size, config.head_size
+
+    def columns(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        cos, sin = cos_sin(config, np.arange(T))  # [T, D] each
+        return {"k": np.arange(T * D, dtype=np.int32), "cos": cos.reshape(-1), "sin": sin.reshape(-1)}
+
+    return WeightTable("rope", [("k", "int"), ("cos", "float"), ("sin", "float")], T * D, 2 * T * D, columns)
 
 
 def folded_matrix(p: Mapping[str, np.ndarray], key: str,
@@ -78,6 +111,8 @@ class Step(Protocol):
 
     def same_position(self, a: str, b: str, offset: str = "") -> str: ...
 
+    def kv_head(self, head: str) -> str: ...
+
     def weights(self, table: str) -> str: ...
 
 
@@ -87,7 +122,7 @@ class Layout:
     name = ""
     format_version = 0  # of an install; bump when the weight tables change: installs are redone
     batched = False  # has a batched step (sequences keyed by (seq, pos)), for table work
-    head_unit_columns = ""  # columns the QKV units carry for `heads`, after (keys, j)
+    head_unit_columns: tuple[str, ...] = ()  # columns of the QKV table that `heads` reads, after (keys, j)
 
     def __init__(self, step: Step) -> None:
         self.step = step
@@ -112,12 +147,14 @@ class Layout:
 
     def norm_ctes(self, name: str, source: str, keys: str) -> str:
         """CTEs ending in `name`: the rows of `source` (a table or a subquery, aliased `s`) with
-        columns `keys`, x (the vector), mu (its mean) and r (1/√(its variance + ε))."""
+        columns `keys`, x (the vector), mu and r, the family's norm being (x − mu)·r: a layer
+        norm's mean and 1/√(variance + ε), or RMSNorm's 0 and 1/√(mean(x²) + ε)."""
         raise NotImplementedError
 
     def heads(self, units: str) -> str:
         """SELECT kind, hd, keys, vec: the KV cache's new rows from `units`, the QKV
-        projection's long rows (keys, j, [head_unit_columns,] y)."""
+        projection's long rows (keys, j, [head_unit_columns,] y): first every query head's
+        units, then every KV head's keys, then their values."""
         raise NotImplementedError
 
     def attend(self, l: int) -> str:

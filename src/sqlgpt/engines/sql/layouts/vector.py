@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from ....config import GPTConfig
-from .base import VALUE, Layout, Step, WeightTable, folded_matrix
+from .base import VALUE, Layout, Step, WeightTable, fc_width, folded_matrix, qkv_width, rope_table
 
 
 def _matrix_table(name: str, key: str, n_in: int, n_out: int, norm: str | None = None) -> WeightTable:
@@ -56,19 +56,21 @@ class VectorLayout(Layout):
     @staticmethod
     def weight_tables(config: GPTConfig) -> list[WeightTable]:
         C, V, T, family = config.n_embd, config.vocab_size, config.block_size, config.family
-        tables = [_embedding("wte", "wte.weight", V, C), _embedding("wpe", "wpe.weight", T, C)]
+        tables = [_embedding("wte", "wte.weight", V, C)]
+        tables.append(_embedding("wpe", "wpe.weight", T, C) if family.positions == "learned" else rope_table(config))
         if not family.tied_unembedding:
             tables.append(_embedding("lm_head", "lm_head.weight", V, C))
         norm = family.final_norm
         tables.append(WeightTable(norm, [("g", "vector"), ("b", "vector")], 1, 2 * C,
                                   lambda p: {"g": p[norm + ".weight"][None], "b": p[norm + ".bias"][None]}))
         (qkv, attn_proj), (fc, mlp_proj) = family.attention, family.mlp
+        n_qkv, n_fc, I = qkv_width(config), fc_width(config), config.n_inner
         for i in range(config.n_layer):
             tables += [
-                _matrix_table(f"h{i}_{qkv.name}", qkv.key.format(i=i), C, 3 * C, norm=qkv.norm.format(i=i)),
+                _matrix_table(f"h{i}_{qkv.name}", qkv.key.format(i=i), C, n_qkv, norm=qkv.norm.format(i=i)),
                 _matrix_table(f"h{i}_{attn_proj.name}", attn_proj.key.format(i=i), C, C),
-                _matrix_table(f"h{i}_{fc.name}", fc.key.format(i=i), C, 4 * C, norm=fc.norm.format(i=i)),
-                _matrix_table(f"h{i}_{mlp_proj.name}", mlp_proj.key.format(i=i), 4 * C, C),
+                _matrix_table(f"h{i}_{fc.name}", fc.key.format(i=i), C, n_fc, norm=fc.norm.format(i=i)),
+                _matrix_table(f"h{i}_{mlp_proj.name}", mlp_proj.key.format(i=i), I, C),
             ]
         return tables
 
@@ -82,26 +84,39 @@ class VectorLayout(Layout):
         return self.d.dot(a, b)
 
     def norm_ctes(self, name: str, source: str, keys: str) -> str:
-        d, eps = self.d, repr(float(self.config.layer_norm_epsilon))
+        d, eps, C = self.d, repr(float(self.config.layer_norm_epsilon)), self.config.n_embd
+        if self.config.family.norm == "rmsnorm":
+            return (f"{name} AS {d.materialized}(SELECT {keys}, x, 0.0 AS mu, "
+                    f"1.0 / sqrt({d.dot('x', 'x')} / {C} + {eps}) AS r FROM {source})")
         return (f"{name} AS {d.materialized}(SELECT {keys}, x, {d.vector_mean('x')} AS mu, "
                 f"1.0 / sqrt({d.vector_var('x')} + {eps}) AS r FROM {source})")
 
     def heads(self, units: str) -> str:
-        # A unit's head slot is j // head_size; slots run q of every head, then k, then v.
-        d, step, D, H = self.d, self.step, self.config.head_size, self.config.n_head
+        # A unit's head slot is j // head_size; slots run the query heads, then the key heads, then the values'.
+        d, step, D, H, KV = self.d, self.step, self.config.head_size, self.config.n_head, self.config.n_kv_head
         slot = d.int_div("u.j", D)
         gathered = (f"SELECT {step.keys('u')}, {slot} AS slot, {d.collect(d.to_float('u.y'), 'u.j')} AS vec "
                     f"FROM {units} u GROUP BY {step.keys('u')}, {slot}")
-        return f"SELECT {d.int_div('slot', H)} AS kind, {d.mod('slot', H)} AS hd, {step.keys()}, vec FROM ({gathered}) g"
+        if KV == H:
+            kind, hd = d.int_div("slot", H), d.mod("slot", H)
+        else:
+            kind = f"CASE WHEN slot < {H} THEN 0 WHEN slot < {H + KV} THEN 1 ELSE 2 END"
+            hd = f"slot - CASE WHEN slot < {H} THEN 0 WHEN slot < {H + KV} THEN {H} ELSE {H + KV} END"
+        return f"SELECT {kind} AS kind, {hd} AS hd, {step.keys()}, vec FROM ({gathered}) g"
 
     def attend(self, l: int) -> str:
         d, step, m, D, key = self.d, self.step, self.d.materialized, self.config.head_size, self.step.keys()
         exp = "CASE WHEN visible THEN exp(s - m) ELSE 0 END"
+        # Output channel h·D + e of query head h is its weights · channel e of its KV head's values.
+        if self.config.n_kv_head == self.config.n_head:
+            meets, channel = f"p.hd = {d.int_div('vt.c', D)}", "vt.c"
+        else:
+            meets, channel = f"{step.kv_head('p.hd')} = {d.int_div('vt.c', D)}", f"p.hd * {D} + {d.mod('vt.c', D)}"
         return f"""-- softmax, stable: exp of (score - the row's maximum); masked keys weigh 0
   weights AS {m}(SELECT {key}, hd, {d.collect(d.to_float(exp), 'kpos')} AS e, sum({exp}) AS z FROM peaks GROUP BY {key}, hd),
   -- each output channel: the softmax weights · that channel's values over positions
-  attn AS {m}(SELECT {step.keys('p')}, {d.collect(d.to_float(f"{d.dot('p.e', d.as_vector('vt.vals'))} / p.z"), 'vt.c')} AS y
-           FROM vt{l} vt JOIN weights p ON p.hd = {d.int_div('vt.c', D)}{step.same_sequence('p', 'vt')} GROUP BY {step.keys('p')})"""
+  attn AS {m}(SELECT {step.keys('p')}, {d.collect(d.to_float(f"{d.dot('p.e', d.as_vector('vt.vals'))} / p.z"), channel)} AS y
+           FROM vt{l} vt JOIN weights p ON {meets}{step.same_sequence('p', 'vt')} GROUP BY {step.keys('p')})"""
 
     def hidden(self, units: str, activation: Callable[[str], str]) -> str:
         d, key = self.d, self.step.keys("u")
@@ -128,14 +143,15 @@ class VectorLayout(Layout):
 
     def transposed_values(self, l: int) -> str:
         """SELECT [seq,] c, vals: layer l's cached values transposed, a row per channel c with
-        element c % head_size of head c // head_size's value vectors, by position."""
-        d, D, C, seq = self.d, self.config.head_size, self.config.n_embd, "k.seq, " if self.step.batched else ""
+        element c % head_size of KV head c // head_size's value vectors, by position."""
+        d, D, seq = self.d, self.config.head_size, "k.seq, " if self.step.batched else ""
+        C = self.config.n_kv_head * D
         element = d.to_float(d.element("k.vec", d.mod("r.c", D)))
         return (f"SELECT {seq}r.c, {d.collect(element, 'k.pos')} AS vals FROM {d.range_rows(C, 'c')} "
                 f"JOIN cache{l} k ON k.hd = {d.int_div('r.c', D)} WHERE k.kind = {VALUE} GROUP BY {seq}r.c")
 
     def value_tables(self, l: int) -> list[tuple[str, str]]:
-        d, C = self.d, self.config.n_embd
+        d, C = self.d, self.config.n_kv_head * self.config.head_size
         sql = (d.temp_view(f"vt{l}", self.transposed_values(l)) if self.values_view else
                d.temp_table_as(f"vt{l}", f"SELECT c, {d.empty_growing_vector()} AS vals FROM {d.range_rows(C, 'c')}"))
         return [(f"layer {l} values, transposed: one row per channel, a vector over positions", sql)]

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from ....config import GPTConfig
-from .base import VALUE, Layout, WeightTable, folded_matrix
+from .base import VALUE, Layout, WeightTable, fc_width, folded_matrix, head_slots, qkv_width, rope_table
 
 
 def columns(prefix: str, n: int) -> list[str]:
@@ -47,22 +47,23 @@ def _float_columns(prefix: str, n: int) -> list[tuple[str, str]]:
     return [(name, "float") for name in columns(prefix, n)]
 
 
-def _by_output(name: str, key: str, n_in: int, n_out: int, norm: str | None = None, head_size: int = 0) -> WeightTable:
+def _by_output(name: str, key: str, n_in: int, n_out: int, norm: str | None = None,
+               heads: GPTConfig | None = None) -> WeightTable:
     """Rows (j, [kind, hd, d,] w0…, [s,] b): one per output unit; with `norm`, folded in.
-    With `head_size`, each unit also carries which of q/k/v, which head and which channel."""
+    With `heads` (the config), each unit also carries which of q/k/v, which head and which channel."""
 
     def fill(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         w, s, b = folded_matrix(p, key, norm)
         j = np.arange(n_out, dtype=np.int64)
         out: dict[str, np.ndarray] = {"j": j}  # in the order of the table's columns
-        if head_size:
-            out |= {"kind": j // n_in, "hd": (j % n_in) // head_size, "d": j % head_size}
+        if heads is not None:
+            out |= dict(zip(("kind", "hd", "d"), head_slots(heads, j)))
         out["w"] = w.astype(np.float64)  # REAL columns hold doubles
         if s is not None:
             out["s"] = s
         return out | {"b": b}
 
-    schema = [("j", "int")] + ([("kind", "int"), ("hd", "int"), ("d", "int")] if head_size else [])
+    schema = [("j", "int")] + ([("kind", "int"), ("hd", "int"), ("d", "int")] if heads is not None else [])
     schema += _float_columns("w", n_in) + ([("s", "float")] if norm else []) + [("b", "float")]
     return WeightTable(name, schema, n_out, (n_in + 2) * n_out, fill)
 
@@ -87,24 +88,26 @@ class WideLayout(Layout):
     name = "wide"
     format_version = 1
     batched = False
-    head_unit_columns = ", m.kind, m.hd, m.d"  # `heads` pivots by channel d
+    head_unit_columns = ("kind", "hd", "d")  # `heads` pivots by channel d
 
     @staticmethod
     def weight_tables(config: GPTConfig) -> list[WeightTable]:
-        C, V, T, D, family = config.n_embd, config.vocab_size, config.block_size, config.head_size, config.family
-        tables = [_embedding("wte", "wte.weight", V, C), _embedding("wpe", "wpe.weight", T, C)]
+        C, V, T, family = config.n_embd, config.vocab_size, config.block_size, config.family
+        tables = [_embedding("wte", "wte.weight", V, C)]
+        tables.append(_embedding("wpe", "wpe.weight", T, C) if family.positions == "learned" else rope_table(config))
         if not family.tied_unembedding:
             tables.append(_embedding("lm_head", "lm_head.weight", V, C))
         norm = family.final_norm
         tables.append(WeightTable(norm, _float_columns("g", C) + _float_columns("b", C), 1, 2 * C,
                                   lambda p: {"g": p[norm + ".weight"][None], "b": p[norm + ".bias"][None]}))
         (qkv, attn_proj), (fc, mlp_proj) = family.attention, family.mlp
+        n_qkv, n_fc, I = qkv_width(config), fc_width(config), config.n_inner
         for i in range(config.n_layer):
             tables += [
-                _by_output(f"h{i}_{qkv.name}", qkv.key.format(i=i), C, 3 * C, norm=qkv.norm.format(i=i), head_size=D),
+                _by_output(f"h{i}_{qkv.name}", qkv.key.format(i=i), C, n_qkv, norm=qkv.norm.format(i=i), heads=config),
                 _by_input(f"h{i}_{attn_proj.name}", attn_proj.key.format(i=i), C, C),
-                _by_output(f"h{i}_{fc.name}", fc.key.format(i=i), C, 4 * C, norm=fc.norm.format(i=i)),
-                _by_input(f"h{i}_{mlp_proj.name}", mlp_proj.key.format(i=i), 4 * C, C),
+                _by_output(f"h{i}_{fc.name}", fc.key.format(i=i), C, n_fc, norm=fc.norm.format(i=i)),
+                _by_input(f"h{i}_{mlp_proj.name}", mlp_proj.key.format(i=i), I, C),
             ]
         return tables
 
@@ -118,9 +121,12 @@ class WideLayout(Layout):
         return "(" + balanced_sum([f"{a}{k} * {b}{k}" for k in range(n)]) + ")"  # parenthesised: one term
 
     def norm_ctes(self, name: str, source: str, keys: str) -> str:
-        # Two CTEs, each computed once (MATERIALIZED): the mean, then the variance around it.
         C, m = self.config.n_embd, self.d.materialized
         eps = repr(float(self.config.layer_norm_epsilon))
+        if self.config.family.norm == "rmsnorm":
+            squares = balanced_sum([f"s.x{k} * s.x{k}" for k in range(C)])
+            return f"{name} AS {m}(SELECT s.*, 0.0 AS mu, 1.0 / sqrt(({squares}) / {C} + {eps}) AS r FROM {source})"
+        # Two CTEs, each computed once (MATERIALIZED): the mean, then the variance around it.
         mean = f"({balanced_sum(columns('s.x', C))}) / {C}"
         var = f"({balanced_sum([f'(s.x{k} - s.mu) * (s.x{k} - s.mu)' for k in range(C)])}) / {C}"
         return (f"{name}_m AS {m}(SELECT s.*, {mean} AS mu FROM {source}),\n"
@@ -138,7 +144,7 @@ class WideLayout(Layout):
   weights AS {m}(SELECT pos, hd, kpos, exp(s - m) AS e FROM peaks WHERE visible),
   -- each head's output: the softmax weights · the values, one column per channel
   heads AS {m}(SELECT p.pos, p.hd, {weighted}
-           FROM weights p JOIN cache{l} v ON v.kind = {VALUE} AND v.hd = p.hd AND v.pos = p.kpos GROUP BY p.pos, p.hd),
+           FROM weights p JOIN cache{l} v ON v.kind = {VALUE} AND v.hd = {self.step.kv_head('p.hd')} AND v.pos = p.kpos GROUP BY p.pos, p.hd),
   -- the same as long rows, one per input channel of the projection
   attn AS {m}(SELECT a.pos, a.hd * {D} + c.d AS i, CASE c.d {unpivot} END AS v
            FROM heads a, (SELECT DISTINCT d FROM {self.step.weights(f'h{l}_{self.config.family.attention[0].name}')}) c)"""

@@ -39,6 +39,8 @@ from .statement import Statement
 ACTIVATIONS = {
     # GELU, tanh form (GPT-2's "gelu_new")
     "gelu_tanh": lambda y: f"0.5 * {y} * (1 + tanh(0.7978845608028654 * ({y} + 0.044715 * {y} * {y} * {y})))",
+    # SiLU, y·σ(y), written so that exp() never overflows (PostgreSQL raises where others give inf)
+    "silu": lambda y: f"CASE WHEN {y} >= 0 THEN {y} / (1 + exp(-{y})) ELSE {y} * exp({y}) / (1 + exp({y})) END",
 }
 
 
@@ -167,26 +169,68 @@ class Plan:
         return out
 
     def embed(self) -> Statement:
-        x = self.layout.elementwise(["e.w", "p.w"], lambda a, b: f"{a} + {b}", self.config.n_embd)
+        C, wte = self.config.n_embd, self.weights("wte")
+        if self.family.positions == "learned":
+            comment = "token embedding + position embedding: the residual stream x0"
+            x = self.layout.elementwise(["e.w", "p.w"], lambda a, b: f"{a} + {b}", C)
+            joins = f"JOIN {wte} e ON e.j = t.token JOIN {self.weights('wpe')} p ON p.j = t.pos"
+        else:  # rotary: positions turn the queries and keys instead (`rotary`)
+            comment = "token embedding: the residual stream x0 (positions rotate the queries and keys later)"
+            x = self.layout.elementwise(["e.w"], lambda a: a, C)
+            joins = f"JOIN {wte} e ON e.j = t.token"
         return Statement.insert(
-            "token embedding + position embedding: the residual stream x0", "x0",
-            f"SELECT {self.keys('t')}, {x} FROM tokens t JOIN {self.weights('wte')} e ON e.j = t.token "
-            f"JOIN {self.weights('wpe')} p ON p.j = t.pos WHERE t.pos >= {self.first}",
-        )
+            comment, "x0", f"SELECT {self.keys('t')}, {x} FROM tokens t {joins} WHERE t.pos >= {self.first}")
 
-    def units(self, table: str, stats: str, extra: str = "") -> str:
+    def units(self, table: str, stats: str, extra: Sequence[str] = (), where: str = "") -> str:
         """SELECT keys, j[, extra], y: norm(x)·W + b, one row per position and output unit, for
-        the rows of `stats` (keys, x, mu, r) and a weight table with the norm folded in."""
+        the rows of `stats` (keys, x, mu, r) and a weight table with the norm folded in
+        (`where`: a condition on its rows m)."""
         dot = self.layout.dot("m.w", "n.x", self.config.n_embd)
-        return (f"SELECT {self.keys('n')}, m.j{extra}, n.r * ({dot} - n.mu * m.s) + m.b AS y "
-                f"FROM {self.weights(table)} m, {stats} n")
+        columns = "".join(f", m.{c}" for c in extra)
+        return (f"SELECT {self.keys('n')}, m.j{columns}, n.r * ({dot} - n.mu * m.s) + m.b AS y "
+                f"FROM {self.weights(table)} m, {stats} n{f' WHERE {where}' if where else ''}")
+
+    def kv_head(self, head: str) -> str:
+        """The KV head that query head `head` reads (grouped-query attention shares one among
+        n_head / n_kv_head query heads)."""
+        group = self.config.n_head // self.config.n_kv_head
+        return head if group == 1 else self.d.int_div(head, group)
+
+    def rotary(self, units: str) -> str:
+        """SELECT keys, j[, head columns], y: the QKV units with every query and key head
+        rotated by its position (rotary embeddings, as transformers applies them: element d
+        of a head becomes y_d·cos + y_{d±D/2}·(∓sin), the angles from the table `rope`)."""
+        d, D, H, KV = self.d, self.config.head_size, self.config.n_head, self.config.n_kv_head
+        half, key = D // 2, self.keys()
+        element = d.mod("u.j", D)
+        head = f"PARTITION BY {key}, {d.int_div('j', D)} ORDER BY j"  # one head's units, in order
+        partner = f"CASE WHEN {element} < {half} THEN -u.ahead ELSE u.behind END"
+        y = f"CASE WHEN u.j < {(H + KV) * D} THEN u.y * r.cos + {partner} * r.sin ELSE u.y END"
+        extra = "".join(f", u.{c}" for c in self.layout.head_unit_columns)
+        return (f"SELECT {self.keys('u')}, u.j{extra}, {y} AS y FROM (SELECT *, lead(y, {half}) OVER ({head}) AS ahead, "
+                f"lag(y, {half}) OVER ({head}) AS behind FROM {units}) u JOIN {self.weights('rope')} r "
+                f"ON r.k = u.pos * {D} + {element}")
+
+    def mlp_hidden(self, table: str, stats: str) -> str:
+        """CTEs ending in `fc`: the MLP's hidden layer, activated. Gated (SwiGLU), the first
+        n_inner units are the gate, the next n_inner the up projection: act(gate) · up."""
+        m, I = self.d.materialized, self.config.n_inner
+        activation = ACTIVATIONS[self.family.activation]
+        if not self.family.gated_mlp:
+            return f"pre AS {m}({self.units(table, stats)}),\n  fc AS {m}({self.layout.hidden('pre', activation)})"
+        gated = (f"SELECT {self.keys('g')}, g.j, {activation('g.y')} * u.y AS y FROM gate g "
+                 f"JOIN up u ON {self.same_position('u', 'g')} AND u.j = g.j + {I}")
+        return (f"gate AS {m}({self.units(table, stats, where=f'm.j < {I}')}),\n"
+                f"  up AS {m}({self.units(table, stats, where=f'm.j >= {I}')}),\n"
+                f"  pre AS {m}({gated}),\n"
+                f"  fc AS {m}({self.layout.hidden('pre', lambda y: y)})")
 
     def attention_scores(self, l: int) -> str:
         """CTEs `scores` and `peaks`: each new query · every cached key of its head, scaled,
         whether the key is visible (not later), and its row's maximum over the visible keys."""
         m, scale, key, D = self.d.materialized, repr(self.config.attention_scale()), self.keys(), self.config.head_size
         return f"""scores AS {m}(SELECT {self.keys('q')}, q.hd, k.pos AS kpos, {self.layout.dot('q.vec', 'k.vec', D)} * {scale} AS s, k.pos <= q.pos AS visible
-             FROM cache{l} q JOIN cache{l} k ON k.hd = q.hd AND k.kind = {KEY}{self.same_sequence('k', 'q')}
+             FROM cache{l} q JOIN cache{l} k ON k.hd = {self.kv_head('q.hd')} AND k.kind = {KEY}{self.same_sequence('k', 'q')}
              WHERE q.kind = {QUERY} AND q.pos >= {self.first}),
   peaks AS {m}(SELECT s.*, r.m FROM scores s JOIN (SELECT {key}, hd, max(CASE WHEN visible THEN s END) AS m
              FROM scores GROUP BY {key}, hd) r ON {self.same_position('r', 's')} AND r.hd = s.hd)"""
@@ -194,15 +238,16 @@ class Plan:
     def layer(self, l: int) -> list[Statement]:
         lay, m, C, key = self.layout, self.d.materialized, self.config.n_embd, self.keys()
         (qkv, attn_proj), (fc, mlp_proj) = self.family.attention, self.family.mlp
+        units = f"  units AS {m}({self.units(f'h{l}_{qkv.name}', 'n', lay.head_unit_columns)})"
+        if self.family.positions == "rotary":
+            units += f",\n  rotated AS {m}({self.rotary('units')})"
         statements = [Statement.insert(
             f"layer {l}: norm 1 and the QKV projection; cache each head's query, key and value", f"cache{l}",
-            f"WITH\n  {lay.norm_ctes('n', self.new_rows(f'x{l}'), key)},\n"
-            f"  units AS {m}({self.units(f'h{l}_{qkv.name}', 'n', lay.head_unit_columns)})\n"
-            + lay.heads("units"),
+            f"WITH\n  {lay.norm_ctes('n', self.new_rows(f'x{l}'), key)},\n{units}\n"
+            + lay.heads("rotated" if self.family.positions == "rotary" else "units"),
             separator="\n",
         )]
         statements += [Statement(comment, sql) for comment, sql in lay.append_values(l)]
-        activation = ACTIVATIONS[self.family.activation]
         statements.append(Statement.insert(
             f"layer {l}: causal self-attention, projection + residual, then the MLP + residual", f"x{l + 1}",
             f"""WITH
@@ -213,10 +258,9 @@ class Plan:
   resid AS {m}({lay.project(f'h{l}_{attn_proj.name}', 'attn', C, f'x{l}')}),
   -- norm 2 and the MLP's first layer, then its activation on each unit
   {lay.norm_ctes('n2', 'resid s', key)},
-  pre AS {m}({self.units(f'h{l}_{fc.name}', 'n2')}),
-  fc AS {m}({lay.hidden('pre', activation)})
+  {self.mlp_hidden(f'h{l}_{fc.name}', 'n2')}
 -- the MLP's projection, plus the residual stream: the next layer's input
-{lay.project(f'h{l}_{mlp_proj.name}', 'fc', 4 * C, 'resid')}""",
+{lay.project(f'h{l}_{mlp_proj.name}', 'fc', self.config.n_inner, 'resid')}""",
             separator="\n",
         ))
         if self.inspect:

@@ -1,0 +1,171 @@
+"""Llama and Qwen2 on every engine, through `sqlgpt.load`, against transformers.
+
+Two random-weight checkpoints with the tokenizers of their families (tokenizer.json built
+by Hugging Face tokenizers, see conftest): a Llama with grouped-query attention, llama3 rope
+scaling and an untied unembedding, and a tied Qwen2 with its q/k/v biases. On each engine
+(NumPy, DuckDB, SQLite, PostgreSQL with and without pgvector, Spark): the logits of every
+position, read as a prompt and then token by token through the KV cache, within 1e-4 of
+transformers; greedy decoding token for token as transformers' argmax; sampled text the
+same on every engine for one seed; the loss `score` reports equal to transformers' on the
+same ids; the batched table work (`nll_many`, `top_many`) equal to the one-by-one path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import sqlgpt
+from sqlgpt.tokenizer import Tokenizer
+
+from .conftest import LLAMA3_ROPE_SCALING, make_llama_checkpoint, write_hf_tokenizer
+
+TOLERANCE = 1e-4
+MODELS = {
+    "llama3": dict(kind="llama", rope_scaling=LLAMA3_ROPE_SCALING),  # GQA 4/2, untied
+    "qwen2": dict(kind="qwen2", tied=True),  # GQA 4/2, q/k/v biases
+}
+ENGINES = ["numpy", "duckdb", "sqlite", "postgres", "postgres-plain", "spark"]
+# Spark spends a fraction of a second on every statement: it runs the Llama (the one with
+# every feature: GQA, llama3 scaling, untied) with fewer steps; the same checks.
+CASES = [(model, engine) for model in MODELS for engine in ENGINES if not (engine == "spark" and model != "llama3")]
+NEW_TOKENS = {"spark": 3}
+PROMPT = "First Citizen: we are accounted poor"
+CORPUS = Path(__file__).with_name("multilingual_corpus.txt")  # the tokenizers' training text
+
+
+@pytest.fixture(scope="module")
+def model_dirs(tmp_path_factory):
+    """`get(model)`: a checkpoint whose vocabulary is its tokenizer's, with that tokenizer beside it."""
+    made: dict[str, Path] = {}
+
+    def get(model: str) -> Path:
+        if model not in made:
+            directory = tmp_path_factory.mktemp(model)
+            write_hf_tokenizer(directory, model, CORPUS.read_text(encoding="utf-8").splitlines(keepends=True))
+            vocab = Tokenizer.from_directory(directory).vocab_size
+            made[model] = make_llama_checkpoint(directory, **MODELS[model], vocab_size=vocab)
+        return made[model]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def loaded(request, model_dirs, tmp_path_factory):
+    """`get(model, engine)`: the model loaded on that engine, once per module."""
+    models: dict[tuple[str, str], sqlgpt.GPT] = {}
+
+    def get(model: str, engine: str) -> sqlgpt.GPT:
+        if (model, engine) not in models:
+            if engine == "numpy":
+                options = {}
+            elif engine == "postgres":
+                options = {"database": request.getfixturevalue("pg_dsn")}
+            elif engine == "postgres-plain":
+                options = {"database": request.getfixturevalue("pg_plain_dsn"), "pgvector": False}
+            elif engine == "spark":
+                options = {"session": request.getfixturevalue("spark_session")}
+            else:
+                options = {"database": str(tmp_path_factory.mktemp(engine) / f"m.{engine}")}
+            name = "postgres" if engine.startswith("postgres") else engine
+            if name != "numpy":
+                options["progress"] = False
+            models[model, engine] = sqlgpt.load(model_dirs(model), engine=name, **options)
+        return models[model, engine]
+
+    yield get
+    for model in models.values():
+        model.close()
+
+
+@pytest.fixture(scope="module")
+def pg_plain_dsn(pg_dsn):
+    """Another database on the test server, for installs without pgvector: the same model's
+    real[] install in pg_dsn's database would replace its pgvector install there."""
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS sqlgpt_llama_plain")
+        conn.execute("CREATE DATABASE sqlgpt_llama_plain")
+    return make_conninfo(pg_dsn, dbname="sqlgpt_llama_plain")
+
+
+@pytest.fixture(scope="module")
+def reference(model_dirs, hf_causal_lm):
+    """`get(model)`: transformers' model of that checkpoint."""
+    return lambda model: hf_causal_lm(model_dirs(model))
+
+
+def hf_logits(model, ids: list[int]) -> np.ndarray:
+    with torch.no_grad():
+        return model(torch.tensor([ids])).logits[0].numpy()  # [n, V]
+
+
+@pytest.mark.parametrize(("model", "engine"), CASES)
+def test_logits_through_the_cache_match_transformers(model, engine, loaded, reference):
+    gpt = loaded(model, engine)
+    ids = gpt.encode_prompt(PROMPT)
+    assert ids[0] == gpt.tokenizer.bos_id or not gpt.tokenizer.adds_bos
+    with gpt.session() as session:
+        first = len(ids) - NEW_TOKENS.get(engine, len(ids) - 5)  # a prompt, then token by token
+        ours = np.concatenate([session.forward(ids[:first], all_logits=True)]
+                              + [session.forward([token], all_logits=True) for token in ids[first:]])
+    theirs = hf_logits(reference(model), ids)
+    assert np.abs(ours - theirs).max() <= TOLERANCE
+    assert np.abs(theirs).max() > 0.3  # not vacuous
+
+
+@pytest.mark.parametrize(("model", "engine"), CASES)
+def test_greedy_is_transformers_argmax(model, engine, loaded, reference):
+    gpt = loaded(model, engine)
+    ids = gpt.encode_prompt(PROMPT)
+    n = NEW_TOKENS.get(engine, 8)
+    ours = gpt.generate_ids(ids, max_new_tokens=n, temperature=0)
+    expected, context = [], list(ids)
+    for _ in range(n):
+        token = int(np.argmax(hf_logits(reference(model), context)[-1, : gpt.tokenizer.vocab_size]))
+        if token in gpt.tokenizer.eos_ids:
+            break
+        expected.append(token)
+        context.append(token)
+    assert ours == expected
+
+
+@pytest.mark.parametrize(("model", "engine"), [case for case in CASES if case[1] != "numpy"])
+def test_a_seed_gives_the_same_text_on_every_engine(model, engine, loaded):
+    n = NEW_TOKENS.get(engine, 10)
+    text = loaded(model, engine).generate(PROMPT, max_new_tokens=n, temperature=1.0, seed=7)
+    assert text == loaded(model, "numpy").generate(PROMPT, max_new_tokens=n, temperature=1.0, seed=7)
+
+
+@pytest.mark.parametrize(("model", "engine"), CASES)
+def test_score_is_transformers_loss(model, engine, loaded, reference):
+    gpt = loaded(model, engine)
+    text = "Before we proceed any further, hear me speak."
+    ids = gpt.score_ids(text)
+    assert ids[0] == gpt.start_id()
+    with torch.no_grad():
+        loss = reference(model)(torch.tensor([ids]), labels=torch.tensor([ids])).loss.item()
+    assert gpt.score(text).loss == pytest.approx(loss, abs=1e-5)
+
+
+@pytest.mark.parametrize(("model", "engine"), [case for case in CASES if case[1] in ("duckdb", "postgres", "spark")])
+def test_batched_passes_equal_the_one_by_one_path(model, engine, loaded):
+    gpt = loaded(model, engine)
+    windows = [(gpt.encode_prompt(PROMPT), 2), (gpt.encode_prompt("Speak, speak."), 1)]
+    batched = gpt.engine.nll_many(windows)
+    contexts = [ids for ids, _ in windows]
+    vocab = gpt.tokenizer.vocab_size
+    tops = gpt.engine.top_many(contexts, 3, vocab)
+    with gpt.session() as session:
+        for (ids, first), nll, top in zip(windows, batched, tops):
+            session.reset()
+            assert nll == pytest.approx(session.forward_nll(ids, first), abs=1e-6)
+            session.reset()
+            single = session.forward_top(ids, 3, vocab)
+            assert [j for j, _ in top] == [j for j, _ in single]
+            assert np.allclose([p for _, p in top], [p for _, p in single], atol=1e-7)
