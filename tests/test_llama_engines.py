@@ -7,7 +7,9 @@ scaling and an untied unembedding, and a tied Qwen2 with its q/k/v biases. On ea
 position, read as a prompt and then token by token through the KV cache, within 1e-4 of
 transformers; greedy decoding token for token as transformers' argmax; sampled text the
 same on every engine for one seed; the loss `score` reports equal to transformers' on the
-same ids; the batched table work (`nll_many`, `top_many`) equal to the one-by-one path.
+same ids; the batched table work (`nll_many`, `top_many`) equal to the one-by-one path;
+explain in SQL equal to NumPy's. The standalone script, which writes GPT-2's BPE in SQL,
+refuses these tokenizers in one line.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ import pytest
 import torch
 
 import sqlgpt
+from sqlgpt import SqlgptError
+from sqlgpt.checkpoint import Checkpoint
+from sqlgpt.engines.sql.script import build_script
+from sqlgpt.explain import Explanation
 from sqlgpt.tokenizer import Tokenizer
 
 from .conftest import LLAMA3_ROPE_SCALING, make_llama_checkpoint, write_hf_tokenizer
@@ -169,3 +175,24 @@ def test_batched_passes_equal_the_one_by_one_path(model, engine, loaded):
             single = session.forward_top(ids, 3, vocab)
             assert [j for j, _ in top] == [j for j, _ in single]
             assert np.allclose([p for _, p in top], [p for _, p in single], atol=1e-7)
+
+
+@pytest.mark.parametrize(("model", "engine"), [("llama3", "duckdb"), ("llama3", "sqlite"), ("qwen2", "duckdb")])
+def test_explain_in_sql_is_numpys(model, engine, loaded):
+    ours, reference = (loaded(model, e).explain(PROMPT, top_k=4) for e in (engine, "numpy"))
+    assert isinstance(ours, Explanation) and ours.tokens == reference.tokens
+    assert np.abs(ours.attention - reference.attention).max() <= TOLERANCE  # [L, H, T, T], per query head
+    assert ours.attention.shape[1] == loaded(model, engine).config.n_head
+    assert np.allclose(ours.norms, reference.norms, rtol=1e-5, atol=1e-5)
+    pairs = [(a, b) for x, y in zip(ours.lens, reference.lens) for a, b in zip(x, y)]
+    pairs += list(zip(ours.next_tokens.values(), reference.next_tokens.values())) + list(zip(ours.neighbours,
+                                                                                             reference.neighbours))
+    for a, b in pairs:
+        assert [c.id for c in a] == [c.id for c in b]
+        assert np.allclose([c.value for c in a], [c.value for c in b], atol=1e-5)
+
+
+def test_the_standalone_script_refuses_these_tokenizers(model_dirs):
+    with pytest.raises(SqlgptError, match="sqlgpt generate") as info:
+        build_script(Checkpoint(model_dirs("llama3")), "duckdb", "hello", 3)
+    assert "\n" not in str(info.value)

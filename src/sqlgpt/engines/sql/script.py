@@ -47,7 +47,7 @@ import numpy as np
 
 from ...checkpoint import Checkpoint
 from ...errors import SqlgptError
-from ...tokenizer import Tokenizer
+from ...tokenizer import GPT2_PATTERN, Tokenizer
 from .databases import DATABASES, dialect_class, get_dialect
 from .dialects.base import Dialect
 from .install import CATALOGUE, schema_name
@@ -103,6 +103,9 @@ def build_script(checkpoint: Checkpoint, dialect: str, prompt: str, max_new_toke
     if not (isinstance(temperature, (int, float)) and np.isfinite(temperature) and temperature >= 0):
         raise SqlgptError(f"temperature must be a finite number >= 0, got {temperature!r}")
     config, tokenizer = checkpoint.config, checkpoint.tokenizer
+    if tokenizer.pair_ranks is not None or tokenizer.patterns != (GPT2_PATTERN,):
+        raise SqlgptError(f"the standalone script writes GPT-2's byte pair encoding in SQL, and {checkpoint.name}'s "
+                          f"tokenizer is another kind (a tokenizer.json's): use `sqlgpt generate` for this model")
     eot = tokenizer.eot_id
     n_prompt = len(tokenizer.encode(prompt)) or 1  # an empty prompt is <|endoftext|>
     if not prompt and eot is None:
