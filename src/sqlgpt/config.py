@@ -170,7 +170,8 @@ class GPTConfig:
         activation = hf.get("hidden_act", "silu")
         if activation not in _SILU:
             raise SqlgptError(f"config.json: hidden_act {activation!r} is not supported ({model_type} uses silu)")
-        C, H, block_size = hf["hidden_size"], hf["num_attention_heads"], hf.get("max_position_embeddings", 2048)
+        default_block_size = 32768 if model_type == "qwen2" else 2048  # LlamaConfig's and Qwen2Config's
+        C, H, block_size = hf["hidden_size"], hf["num_attention_heads"], hf.get("max_position_embeddings", default_block_size)
         if hf.get("head_dim") is not None and isinstance(C, int) and isinstance(H, int) and H and hf["head_dim"] * H != C:
             raise SqlgptError(f"config.json: head_dim {hf['head_dim']} is not hidden_size / num_attention_heads "
                               f"({C} / {H}); such models are not supported")
