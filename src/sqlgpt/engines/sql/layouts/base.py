@@ -128,14 +128,56 @@ class Layout:
         self.step = step
         self.config, self.d = step.config, step.d
 
+    @classmethod
+    def weight_tables(cls, config: GPTConfig) -> list[WeightTable]:
+        """Every table an installed model has in this layout, in install order: the token
+        embedding, the position embedding or the rotary angles, the unembedding if untied,
+        the final norm, then per block its four matrices (norms folded into the first and
+        third), each in the layout's form."""
+        C, V, T, I, family = config.n_embd, config.vocab_size, config.block_size, config.n_inner, config.family
+        tables = [cls.embedding_table("wte", "wte.weight", V, C)]
+        tables.append(cls.embedding_table("wpe", "wpe.weight", T, C) if family.positions == "learned" else rope_table(config))
+        if not family.tied_unembedding:
+            tables.append(cls.embedding_table("lm_head", "lm_head.weight", V, C))
+        norm = family.final_norm
+        tables.append(WeightTable(norm, cls.vector_schema("g", C) + cls.vector_schema("b", C), 1, 2 * C,
+                                  lambda p: {"g": p[norm + ".weight"][None], "b": p[norm + ".bias"][None]}))
+        (qkv, attn_proj), (fc, mlp_proj) = family.attention, family.mlp
+        for i in range(config.n_layer):
+            tables += [
+                cls.normed_table(f"h{i}_{qkv.name}", qkv.key.format(i=i), C, qkv_width(config), qkv.norm.format(i=i),
+                                 heads=config),
+                cls.projection_table(f"h{i}_{attn_proj.name}", attn_proj.key.format(i=i), C, C),
+                cls.normed_table(f"h{i}_{fc.name}", fc.key.format(i=i), C, fc_width(config), fc.norm.format(i=i)),
+                cls.projection_table(f"h{i}_{mlp_proj.name}", mlp_proj.key.format(i=i), I, C),
+            ]
+        return tables
+
     @staticmethod
-    def weight_tables(config: GPTConfig) -> list[WeightTable]:
-        """Every table an installed model has in this layout, in install order."""
+    def vector_schema(name: str, n: int) -> list[tuple[str, str]]:
+        """The (column, kind) pairs of an n-element vector called `name` in a table."""
+        raise NotImplementedError
+
+    @classmethod
+    def embedding_table(cls, name: str, key: str, n: int, width: int) -> WeightTable:
+        """Rows (j, w): the checkpoint's (n, width) matrix `key`, a row per index j."""
+        return WeightTable(name, [("j", "int")] + cls.vector_schema("w", width), n, n * width,
+                           lambda p: {"j": np.arange(n, dtype=np.int32), "w": p[key]})
+
+    @staticmethod
+    def normed_table(name: str, key: str, n_in: int, n_out: int, norm: str, heads: GPTConfig | None = None) -> WeightTable:
+        """The matrix `key` after the norm `norm`, folded in, in the form the plan's `units`
+        reads (rows j, w, s, b); with `heads` (the config), the QKV projection's."""
+        raise NotImplementedError
+
+    @staticmethod
+    def projection_table(name: str, key: str, n_in: int, n_out: int) -> WeightTable:
+        """The matrix `key` back into the residual stream, in the form `project` reads."""
         raise NotImplementedError
 
     def vector_columns(self, name: str, n: int) -> list[tuple[str, str]]:
-        """The (column, kind) pairs of an n-element vector called `name` in a table."""
-        raise NotImplementedError
+        """The (column, kind) pairs of an n-element vector called `name` in a session table."""
+        return self.vector_schema(name, n)
 
     def elementwise(self, vectors: list[str], fn: Callable[..., str], n: int) -> str:
         """A select list: `fn` of the elements of n-element `vectors` ('alias.name'), element by element."""

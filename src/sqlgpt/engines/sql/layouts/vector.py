@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from ....config import GPTConfig
-from .base import VALUE, Layout, Step, WeightTable, fc_width, folded_matrix, qkv_width, rope_table
+from .base import VALUE, Layout, Step, WeightTable, folded_matrix
 
 
 def _matrix_table(name: str, key: str, n_in: int, n_out: int, norm: str | None = None) -> WeightTable:
@@ -38,10 +38,6 @@ def _matrix_table(name: str, key: str, n_in: int, n_out: int, norm: str | None =
     return WeightTable(name, columns_schema, n_out, (n_in + 2) * n_out, columns)
 
 
-def _embedding(name: str, key: str, n: int, width: int) -> WeightTable:
-    return WeightTable(name, [("j", "int"), ("w", "vector")], n, n * width,
-                       lambda p: {"j": np.arange(n, dtype=np.int32), "w": p[key]})
-
 
 class VectorLayout(Layout):
     name = "vector"
@@ -54,28 +50,16 @@ class VectorLayout(Layout):
         self.values_view = step.batched or self.d.transposed_values == "view"
 
     @staticmethod
-    def weight_tables(config: GPTConfig) -> list[WeightTable]:
-        C, V, T, family = config.n_embd, config.vocab_size, config.block_size, config.family
-        tables = [_embedding("wte", "wte.weight", V, C)]
-        tables.append(_embedding("wpe", "wpe.weight", T, C) if family.positions == "learned" else rope_table(config))
-        if not family.tied_unembedding:
-            tables.append(_embedding("lm_head", "lm_head.weight", V, C))
-        norm = family.final_norm
-        tables.append(WeightTable(norm, [("g", "vector"), ("b", "vector")], 1, 2 * C,
-                                  lambda p: {"g": p[norm + ".weight"][None], "b": p[norm + ".bias"][None]}))
-        (qkv, attn_proj), (fc, mlp_proj) = family.attention, family.mlp
-        n_qkv, n_fc, I = qkv_width(config), fc_width(config), config.n_inner
-        for i in range(config.n_layer):
-            tables += [
-                _matrix_table(f"h{i}_{qkv.name}", qkv.key.format(i=i), C, n_qkv, norm=qkv.norm.format(i=i)),
-                _matrix_table(f"h{i}_{attn_proj.name}", attn_proj.key.format(i=i), C, C),
-                _matrix_table(f"h{i}_{fc.name}", fc.key.format(i=i), C, n_fc, norm=fc.norm.format(i=i)),
-                _matrix_table(f"h{i}_{mlp_proj.name}", mlp_proj.key.format(i=i), I, C),
-            ]
-        return tables
-
-    def vector_columns(self, name: str, n: int) -> list[tuple[str, str]]:
+    def vector_schema(name: str, n: int) -> list[tuple[str, str]]:
         return [(name, "vector")]
+
+    @staticmethod
+    def normed_table(name: str, key: str, n_in: int, n_out: int, norm: str, heads: GPTConfig | None = None) -> WeightTable:
+        return _matrix_table(name, key, n_in, n_out, norm=norm)  # a unit's head is j // head_size
+
+    @staticmethod
+    def projection_table(name: str, key: str, n_in: int, n_out: int) -> WeightTable:
+        return _matrix_table(name, key, n_in, n_out)
 
     def elementwise(self, vectors: list[str], fn: Callable[..., str], n: int) -> str:
         return self.d.map_vectors(vectors, fn)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from ....config import GPTConfig
-from .base import VALUE, Layout, WeightTable, fc_width, folded_matrix, head_slots, qkv_width, rope_table
+from .base import VALUE, Layout, WeightTable, folded_matrix, head_slots
 
 
 def columns(prefix: str, n: int) -> list[str]:
@@ -79,10 +79,6 @@ def _by_input(name: str, key: str, n_in: int, n_out: int) -> WeightTable:
     return WeightTable(name, [("i", "int")] + _float_columns("w", n_out), n_in + 1, (n_in + 1) * n_out, fill)
 
 
-def _embedding(name: str, key: str, n: int, width: int) -> WeightTable:
-    return WeightTable(name, [("j", "int")] + _float_columns("w", width), n, n * width,
-                       lambda p: {"j": np.arange(n), "w": p[key]})
-
 
 class WideLayout(Layout):
     name = "wide"
@@ -91,28 +87,16 @@ class WideLayout(Layout):
     head_unit_columns = ("kind", "hd", "d")  # `heads` pivots by channel d
 
     @staticmethod
-    def weight_tables(config: GPTConfig) -> list[WeightTable]:
-        C, V, T, family = config.n_embd, config.vocab_size, config.block_size, config.family
-        tables = [_embedding("wte", "wte.weight", V, C)]
-        tables.append(_embedding("wpe", "wpe.weight", T, C) if family.positions == "learned" else rope_table(config))
-        if not family.tied_unembedding:
-            tables.append(_embedding("lm_head", "lm_head.weight", V, C))
-        norm = family.final_norm
-        tables.append(WeightTable(norm, _float_columns("g", C) + _float_columns("b", C), 1, 2 * C,
-                                  lambda p: {"g": p[norm + ".weight"][None], "b": p[norm + ".bias"][None]}))
-        (qkv, attn_proj), (fc, mlp_proj) = family.attention, family.mlp
-        n_qkv, n_fc, I = qkv_width(config), fc_width(config), config.n_inner
-        for i in range(config.n_layer):
-            tables += [
-                _by_output(f"h{i}_{qkv.name}", qkv.key.format(i=i), C, n_qkv, norm=qkv.norm.format(i=i), heads=config),
-                _by_input(f"h{i}_{attn_proj.name}", attn_proj.key.format(i=i), C, C),
-                _by_output(f"h{i}_{fc.name}", fc.key.format(i=i), C, n_fc, norm=fc.norm.format(i=i)),
-                _by_input(f"h{i}_{mlp_proj.name}", mlp_proj.key.format(i=i), I, C),
-            ]
-        return tables
-
-    def vector_columns(self, name: str, n: int) -> list[tuple[str, str]]:
+    def vector_schema(name: str, n: int) -> list[tuple[str, str]]:
         return _float_columns(name, n)
+
+    @staticmethod
+    def normed_table(name: str, key: str, n_in: int, n_out: int, norm: str, heads: GPTConfig | None = None) -> WeightTable:
+        return _by_output(name, key, n_in, n_out, norm=norm, heads=heads)
+
+    @staticmethod
+    def projection_table(name: str, key: str, n_in: int, n_out: int) -> WeightTable:
+        return _by_input(name, key, n_in, n_out)
 
     def elementwise(self, vectors: list[str], fn: Callable[..., str], n: int) -> str:
         return ", ".join(fn(*(f"{v}{k}" for v in vectors)) for k in range(n))
