@@ -40,6 +40,7 @@ examples: (with the bundled Shakespeare model unless --model says otherwise)
   sqlgpt generate "Once upon a time" -n 40 --temperature 0.8 --top-p 0.95 --seed 1 --model gpt2
   sqlgpt tokenize "Hello, world!"
   sqlgpt choose "The capital of France is" " Paris" " London" " Rome"
+  sqlgpt chat --model HuggingFaceTB/SmolLM2-135M-Instruct --system "Be brief."   # an instruct model
   sqlgpt sql | less                                    # the SQL of one forward step
   sqlgpt sql --keep "Hello" -d gpt.duckdb              # ...and keep its tables to query
   sqlgpt sql --prompt "Hello" -n 20 -t 0 --dialect sqlite -o gen.sql   # all of generate, as one SQL script
@@ -109,6 +110,21 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=None, help="make sampling repeatable (same text on every engine)")
     gen.add_argument("--stop", action="append", default=None, help="stop before this string (repeatable)")
     _common(gen)
+
+    cht = sub.add_parser("chat", help="talk with an instruct model, in its own chat template",
+                         description="Chat with an instruct model (SmolLM2-Instruct, Qwen2.5-Instruct, Llama 3.2 Instruct, "
+                                     "...): each line you type is a message, the reply streams back, and the KV cache "
+                                     "carries the conversation from turn to turn. An empty line, end of input (Ctrl-D) "
+                                     "or Ctrl-C ends it.",
+                         epilog="example:\n  sqlgpt chat --model HuggingFaceTB/SmolLM2-135M-Instruct --system \"Be brief.\"",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    cht.add_argument("--system", help="a system message opening the conversation")
+    cht.add_argument("-n", "--max-new-tokens", type=int, default=256, help="longest reply, in tokens (default 256)")
+    cht.add_argument("--temperature", "-t", type=float, default=0.7, help="0 = greedy (default 0.7)")
+    cht.add_argument("--top-k", type=int, default=None, help="sample only among the k most likely tokens")
+    cht.add_argument("--top-p", type=float, default=None, help="sample only from the smallest set with this much probability")
+    cht.add_argument("--seed", type=int, default=None, help="make the replies repeatable")
+    _common(cht)
 
     tok = sub.add_parser("tokenize", help="show the token ids and pieces of a text",
                          description="Split TEXT into GPT-2 BPE tokens: id and the bytes each stands for.")
@@ -331,6 +347,30 @@ def cmd_generate(args: argparse.Namespace) -> None:
     sys.stdout.write("\n")
 
 
+def cmd_chat(args: argparse.Namespace) -> None:
+    with _load(args) as gpt, gpt.conversation(system=args.system) as conversation:
+        interactive = sys.stdin.isatty()
+        while True:
+            try:
+                line = input("you> " if interactive else "")
+            except (EOFError, KeyboardInterrupt):  # Ctrl-D or Ctrl-C at the prompt: the end, not an error
+                sys.stdout.write("\n")
+                break
+            if not line.strip():
+                break
+            seed = None if args.seed is None else args.seed + len(conversation.messages)  # one per turn
+            reply = conversation.send(line, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                                      top_k=args.top_k, top_p=args.top_p, seed=seed)
+            try:
+                for piece in reply:
+                    sys.stdout.write(piece)
+                    sys.stdout.flush()
+            except KeyboardInterrupt:  # Ctrl-C during a reply cuts it short; the conversation goes on
+                reply.close()
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+
+
 def cmd_tokenize(args: argparse.Namespace) -> None:
     tokenizer: Tokenizer = open_checkpoint(args.model).tokenizer
     ids = tokenizer.encode(args.text)
@@ -537,7 +577,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 COMMANDS = {"next": cmd_next, "generate": cmd_generate, "tokenize": cmd_tokenize, "score": cmd_score, "sql": cmd_sql, "choose": cmd_choose, "explain": cmd_explain,
-            "train-tokenizer": cmd_train_tokenizer, "train": cmd_train}
+            "train-tokenizer": cmd_train_tokenizer, "train": cmd_train, "chat": cmd_chat}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

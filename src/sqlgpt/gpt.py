@@ -12,11 +12,12 @@ import codecs
 import dataclasses
 import math
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from .batch import TableScore, next_table, score_table
+from .chat import Conversation
 from .config import GPTConfig
 from .engines.base import Engine, Session
 from .errors import SqlgptError
@@ -240,6 +241,26 @@ class GPT:
     ) -> str:
         """The continuation of `prompt` (without the prompt). See `stream` for the arguments."""
         return "".join(self.stream(prompt, max_new_tokens, temperature, top_k, top_p, seed, stop))
+
+    # -- chat --------------------------------------------------------------------------------
+
+    def conversation(self, system: str | None = None) -> Conversation:
+        """A chat with an instruct model, in its own chat template, the KV cache kept across
+        turns: `with gpt.conversation() as chat: for piece in chat.send("Hi!"): ...`."""
+        return Conversation(self, system)
+
+    def chat(self, messages: Sequence[Mapping[str, str]], max_new_tokens: int = 256, temperature: float = 0.7,
+             top_k: int | None = None, top_p: float | None = None, seed: int | None = None) -> str:
+        """The assistant's reply to `messages` ({"role": "system"/"user"/"assistant",
+        "content": text}, the last one the user's), rendered with the model's chat template
+        as transformers renders it, ending at the model's end-of-turn token."""
+        messages = list(messages)
+        if not messages or not isinstance(messages[-1], Mapping) or messages[-1].get("role") != "user":
+            raise SqlgptError("chat needs messages ending with the user's")
+        with Conversation(self) as conversation:
+            conversation.messages = [dict(m) for m in messages[:-1]]
+            return "".join(conversation.send(messages[-1]["content"], max_new_tokens=max_new_tokens,
+                                             temperature=temperature, top_k=top_k, top_p=top_p, seed=seed))
 
     # -- scoring -----------------------------------------------------------------------------
 
