@@ -1,15 +1,21 @@
-"""Speed and memory of each engine on GPT-2 small's shape, as ratios to PyTorch in one run.
+"""Speed and memory of each engine on a real model's shape, as ratios to PyTorch in one run.
 
-Run: python bench/bench_engines.py [--quick] [--engines torch numpy duckdb postgres postgres-plain sqlite spark]
+Run: python bench/bench_engines.py [--quick] [--model-shape gpt2-124m smollm2-135m]
+                                   [--engines torch numpy duckdb postgres postgres-plain sqlite spark]
 
-A random-weight checkpoint of the full 124M shape is built once under bench/out/ (weights do
-not change speed). For each engine, in its own process so peak memory is its own:
+A random-weight checkpoint of each shape is built once under bench/out/ (weights do not
+change speed): GPT-2 small (124M: 12 layers, 768 wide), and SmolLM2-135M (30 layers, 576
+wide, 9 query heads sharing 3 key/value heads, a SwiGLU MLP 1536 wide, rotary positions,
+vocabulary 49,152; its context is cut to 2,048 positions, which only sizes the table of
+rotary angles). For each shape and engine, in its own process so peak memory is its own:
 
   prefill 7 / 256   seconds to run a prompt of that many tokens (a fresh KV cache)
   decode @10 / @500 seconds per generated token with that many positions already cached
   peak RSS          the process's peak resident memory, and its ratio to the weights' bytes
 
-PyTorch is transformers' GPT2LMHeadModel on the CPU with its KV cache, on as many threads as
+With two shapes, a last table compares decode time per layer (a SmolLM2 layer holds about
+half the multiply-adds of a GPT-2 small layer). PyTorch is transformers' model of the shape
+(GPT2LMHeadModel, LlamaForCausalLM) on the CPU with its KV cache, on as many threads as
 DuckDB uses. --quick skips the 256-token prompt and position 500 (minutes on SQL engines;
 PostgreSQL, SQLite and Spark, much slower still, are best measured with --quick). Spark runs
 on a local master with its warehouse under bench/out; its peak RSS is the Python process's
@@ -33,34 +39,48 @@ from bench_tokenizer import best_seconds as best  # bench/ is on sys.path when r
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
-CHECKPOINT = OUT / "gpt2-124m-random"
-PROMPT_IDS = [(i * 7919) % 50000 for i in range(520)]  # any ids: weights are random
+SHAPES = ("gpt2-124m", "smollm2-135m")
+SMOLLM2_135M_SHAPE = dict(hidden_size=576, num_attention_heads=9, num_key_value_heads=3, num_hidden_layers=30,
+                          intermediate_size=1536, vocab_size=49152, max_position_embeddings=2048, rope_theta=100000.0)
 
 
-def build_checkpoint() -> None:
-    if (CHECKPOINT / "model.safetensors").is_file():
+def checkpoint_of(shape: str) -> Path:
+    return OUT / f"{shape}-random"
+
+
+def prompt_ids(vocab_size: int) -> list[int]:
+    return [(i * 7919) % vocab_size for i in range(520)]  # any ids: weights are random
+
+
+def build_checkpoint(shape: str) -> None:
+    directory = checkpoint_of(shape)
+    if (directory / "model.safetensors").is_file():
         return
     sys.path.insert(0, str(ROOT))
-    from tests.conftest import GPT2_124M_SHAPE, SHARED_DATA, make_checkpoint
+    from tests.conftest import GPT2_124M_SHAPE, SHARED_DATA, make_checkpoint, make_llama_checkpoint
 
-    print(f"building a random 124M checkpoint in {CHECKPOINT} ...", file=sys.stderr)
-    make_checkpoint(CHECKPOINT, seed=1, std=0.02, gpt2_vocab=SHARED_DATA.is_dir(), **GPT2_124M_SHAPE)
+    print(f"building a random {shape} checkpoint in {directory} ...", file=sys.stderr)
+    if shape == "gpt2-124m":
+        make_checkpoint(directory, seed=1, std=0.02, gpt2_vocab=SHARED_DATA.is_dir(), **GPT2_124M_SHAPE)
+    else:
+        make_llama_checkpoint(directory, kind="llama", tied=True, seed=1, std=0.02, **SMOLLM2_135M_SHAPE)
 
 
-def measure_torch(quick: bool, threads: int) -> dict:
+def measure_torch(shape: str, quick: bool, threads: int) -> dict:
     import torch
-    from transformers import GPT2LMHeadModel
+    from transformers import AutoModelForCausalLM
 
     torch.set_num_threads(threads)
-    model = GPT2LMHeadModel.from_pretrained(CHECKPOINT).eval()
+    model = AutoModelForCausalLM.from_pretrained(checkpoint_of(shape), dtype=torch.float32).eval()
+    ids = prompt_ids(model.config.vocab_size)
 
     def prefill(n: int):
         with torch.no_grad():
-            return model(torch.tensor([PROMPT_IDS[:n]]), use_cache=True).past_key_values
+            return model(torch.tensor([ids[:n]]), use_cache=True).past_key_values
 
     def decode_at(n: int) -> float:
         cache = prefill(n)
-        token = torch.tensor([[PROMPT_IDS[n]]])
+        token = torch.tensor([[ids[n]]])
 
         def one():
             with torch.no_grad():
@@ -75,12 +95,13 @@ def measure_torch(quick: bool, threads: int) -> dict:
     return result
 
 
-def measure_sqlgpt(engine: str, quick: bool) -> dict:
-    import sqlgpt
+def measure_sqlgpt(shape: str, engine: str, quick: bool) -> dict:
+    from sqlgpt.checkpoint import Checkpoint
+    from sqlgpt.engines import create_engine
 
     options: dict = {}
     if engine in ("duckdb", "sqlite"):
-        options = {"database": str(OUT / f"bench.{engine}"), "progress": True}
+        options = {"database": str(OUT / f"bench.{engine}"), "progress": True}  # shapes side by side in one file
     elif engine == "spark":
         from sqlgpt.engines.sql.drivers.spark import local_session
 
@@ -92,19 +113,21 @@ def measure_sqlgpt(engine: str, quick: bool) -> dict:
         if engine == "postgres-plain":
             engine, options["pgvector"] = "postgres", False
     start = time.perf_counter()
-    gpt = sqlgpt.load(CHECKPOINT, engine=engine, **options)
+    checkpoint = Checkpoint(checkpoint_of(shape))
+    model = create_engine(engine, checkpoint, **options)  # the engine alone: these checkpoints have no tokenizer
     result = {"load": time.perf_counter() - start}
+    ids = prompt_ids(checkpoint.config.vocab_size)
 
     def prefill(n: int):
-        session = gpt.engine.session()
-        session.forward(PROMPT_IDS[:n])
+        session = model.session()
+        session.forward(ids[:n])
         return session
 
     def decode(session, repeats: int) -> float:
         times = []
         for _ in range(repeats):  # each repeat moves one position on: close enough to "@n"
             start = time.perf_counter()
-            session.forward([PROMPT_IDS[session.n_past]])
+            session.forward([ids[session.n_past]])
             times.append(time.perf_counter() - start)
         return min(times)
 
@@ -115,14 +138,14 @@ def measure_sqlgpt(engine: str, quick: bool) -> dict:
         start = time.perf_counter()
         session = prefill(256)
         result["prefill 256"] = time.perf_counter() - start
-        session.forward(PROMPT_IDS[256:500])
+        session.forward(ids[256:500])
         result["decode @500"] = decode(session, 3)
         session.close()
     return result
 
 
-def child(engine: str, quick: bool, threads: int) -> None:
-    result = measure_torch(quick, threads) if engine == "torch" else measure_sqlgpt(engine, quick)
+def child(shape: str, engine: str, quick: bool, threads: int) -> None:
+    result = measure_torch(shape, quick, threads) if engine == "torch" else measure_sqlgpt(shape, engine, quick)
     result["peak MB"] = peak_megabytes()
     print(json.dumps(result))
 
@@ -142,28 +165,41 @@ def peak_megabytes() -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", nargs="+", default=["torch", "numpy", "duckdb"])
+    parser.add_argument("--model-shape", nargs="+", choices=SHAPES, default=["gpt2-124m"], dest="shapes",
+                        help="the shapes to measure, each a random-weight checkpoint (default: gpt2-124m)")
     parser.add_argument("--quick", action="store_true", help="skip the 256-token prompt and position 500")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     threads = os.cpu_count() or 1
     if args.child:
-        child(args.child, args.quick, threads)
+        child(*args.child, args.quick, threads)
         return 0
     OUT.mkdir(parents=True, exist_ok=True)
-    build_checkpoint()
-    results = {}
-    for engine in args.engines:
-        print(f"measuring {engine} ...", file=sys.stderr)
-        command = [sys.executable, __file__, "--child", engine] + (["--quick"] if args.quick else [])
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode != 0:
-            print(done.stderr[-2000:], file=sys.stderr)
-            return 1
-        results[engine] = json.loads(done.stdout.strip().splitlines()[-1])
-    weights_mb = 124_439_808 * 4 / 2**20
+    results: dict[str, dict[str, dict]] = {}
+    for shape in args.shapes:
+        build_checkpoint(shape)
+        results[shape] = {}
+        for engine in args.engines:
+            print(f"measuring {engine} on {shape} ...", file=sys.stderr)
+            command = [sys.executable, __file__, "--child", shape, engine] + (["--quick"] if args.quick else [])
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                print(done.stderr[-2000:], file=sys.stderr)
+                return 1
+            results[shape][engine] = json.loads(done.stdout.strip().splitlines()[-1])
+        print_table(shape, results[shape], threads)
+    if len(results) > 1:
+        print_per_layer(results)
+    return 0
+
+
+def print_table(shape: str, results: dict[str, dict], threads: int) -> None:
+    from sqlgpt.checkpoint import Checkpoint
+
+    weights_mb = Checkpoint(checkpoint_of(shape)).config.n_params * 4 / 2**20
     base = results.get("torch", {})
     columns = [c for c in ("prefill 7", "prefill 256", "decode @10", "decode @500") if c in next(iter(results.values()))]
-    print(f"\nGPT-2 124M shape, {threads} threads; seconds (ratio to PyTorch); peak RSS (ratio to the "
+    print(f"\n{shape} shape, {threads} threads; seconds (ratio to PyTorch); peak RSS (ratio to the "
           f"{weights_mb:.0f} MB of float32 weights)\n")
     print(f"| engine | {' | '.join(columns)} | peak RSS |")
     print("|---" * (len(columns) + 2) + "|")
@@ -174,7 +210,21 @@ def main() -> int:
             cells.append(f"{result[column]:.3f}{ratio}")
         peak = result["peak MB"]
         print(f"| {engine} | {' | '.join(cells)} | {peak:.0f} MB ({peak / weights_mb:.1f}×) |")
-    return 0
+
+
+def print_per_layer(results: dict[str, dict[str, dict]]) -> None:
+    """Decode @10 per layer of each shape, and the ratio of the last shape's to the first's."""
+    from sqlgpt.checkpoint import Checkpoint
+
+    layers = {shape: Checkpoint(checkpoint_of(shape)).config.n_layer for shape in results}
+    first, last = list(results)[0], list(results)[-1]
+    print(f"\ndecode @10 per layer, ms ({last} / {first})\n")
+    print(f"| engine | {' | '.join(results)} | ratio |")
+    print("|---" * (len(results) + 2) + "|")
+    for engine in results[first]:
+        per_layer = {shape: 1000 * results[shape][engine]["decode @10"] / layers[shape] for shape in results}
+        cells = " | ".join(f"{per_layer[shape]:.2f}" for shape in results)
+        print(f"| {engine} | {cells} | {per_layer[last] / per_layer[first]:.2f} |")
 
 
 if __name__ == "__main__":

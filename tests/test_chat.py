@@ -15,6 +15,7 @@ import json
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
 import termios
@@ -145,9 +146,12 @@ def _read_until_prompts(fd: int, transcript: bytearray, prompts: int, timeout: f
 
 def _own_terminal() -> None:
     """In the child: a session of its own whose controlling terminal is the pty, so that
-    Ctrl-C typed there is a SIGINT, as in a real terminal."""
+    Ctrl-C typed there is a SIGINT, as in a real terminal, and SIGINT's default disposition
+    (a shell running the tests in the background starts them with SIGINT ignored, and an
+    ignored signal stays ignored across exec)."""
     os.setsid()
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_sqlgpt_chat_in_a_terminal(chat_dir):
