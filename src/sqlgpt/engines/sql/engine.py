@@ -26,6 +26,7 @@ from .drivers.base import Driver
 from .install import find_or_install
 from .layouts import layout_of
 from .plan import Plan, Statement
+from .retrieval import SqlIndex
 
 INSPECT_SCHEMA = "sqlgpt_inspect"
 
@@ -217,6 +218,9 @@ class SqlTables:
             return self.conn.execute(self.dialect.read_rows(table, columns)).fetchall()
         except self.driver.errors() as e:
             raise SqlgptError(f"cannot read {', '.join(columns)} from {table}: {first_line(e)}") from None
+
+    def index(self, table: str, column: str, key: str) -> SqlIndex:
+        return SqlIndex(self, table, column, key)
 
     def write(self, name: str, like: str, key: str, columns: list[tuple[str, str]], rows: list[tuple],
               replace: bool) -> None:
