@@ -165,7 +165,7 @@ def test_scores_are_rank_bm25s_and_a_reindex_after_changes_is_a_fresh_index(engi
 
 # Each shares a word with the rows ("the", "king"), so each reaches the scoring query.
 HOSTILE = ["the king'; DROP TABLE docs; --", "the \" OR 1=1 --", "x\x00y the king\x00", "the $$ \\'' %s ? :p1 $1",
-           "the king " * 10_000]
+           "the king " * 12_000]  # 108 kB
 
 
 @pytest.mark.parametrize("engine", ["duckdb", "postgres"])
