@@ -208,6 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"SQL engines: keep every measurement as tables in the schema {INSPECT_SCHEMA} to query")
     _common(exp)
     _add_retrieval_parsers(sub)
+    srv = sub.add_parser("server", help="whether the private PostgreSQL runs, and stop it",
+                         description="The private PostgreSQL that --engine postgres starts when no --database DSN is "
+                                     "given (pgserver, under the user's cache directory). It stops when the last "
+                                     "sqlgpt process using it ends, also after another was killed. Without options: "
+                                     "whether it runs, and which processes use it.")
+    srv.add_argument("--stop", action="store_true", help="stop it (refused while sqlgpt processes use it)")
+    srv.add_argument("--force", action="store_true", help="with --stop: stop it even while processes use it")
+    srv.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     _add_train_parser(sub)
     return parser
 
@@ -671,9 +679,28 @@ def cmd_ask(args: argparse.Namespace) -> None:
     print(f"(from rows {keys} of {args.table})" if keys else "(from no rows)")
 
 
+def cmd_server(args: argparse.Namespace) -> None:
+    from .engines.sql.drivers import private_server
+
+    if args.stop:
+        stopped = private_server.stop(force=args.force)
+        print("stopped the private PostgreSQL" if stopped else "the private PostgreSQL is not running")
+        return
+    if args.force:
+        raise SqlgptError("--force goes with --stop")
+    now = private_server.status()
+    if not now.running:
+        print(f"the private PostgreSQL is not running (data in {now.directory})")
+        return
+    users = ", ".join(map(str, now.users)) or "none"
+    print(f"the private PostgreSQL is running: process {now.pid}, data in {now.directory}")
+    print(f"connection  {now.uri}")
+    print(f"used by     {users}")
+
+
 COMMANDS = {"next": cmd_next, "generate": cmd_generate, "tokenize": cmd_tokenize, "score": cmd_score, "sql": cmd_sql, "choose": cmd_choose, "explain": cmd_explain,
             "train-tokenizer": cmd_train_tokenizer, "train": cmd_train, "chat": cmd_chat,
-            "index": cmd_index, "retrieve": cmd_retrieve, "ask": cmd_ask}
+            "index": cmd_index, "retrieve": cmd_retrieve, "ask": cmd_ask, "server": cmd_server}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
