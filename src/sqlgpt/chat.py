@@ -27,7 +27,7 @@ import numpy as np
 from .config import GPTConfig
 from .engines.base import Engine, Session
 from .errors import SqlgptError
-from .sampling import SamplingParams, sample
+from .sampling import SamplingParams, random_generator, sample
 from .tokenizer import Tokenizer
 
 ROLES = ("system", "user", "assistant")
@@ -142,7 +142,7 @@ class Conversation:
             self.messages.pop()
             raise SqlgptError(f"the conversation has outgrown the model's context window ({len(ids)} tokens of "
                               f"{self.gpt.config.block_size}): start a new one")
-        params, rng = SamplingParams(temperature, top_k, top_p), np.random.default_rng(seed)
+        params, rng = SamplingParams(temperature, top_k, top_p), random_generator(seed)
         logits = self._read(ids)  # [V]
         ends, vocab, limit = set(self.gpt.tokenizer.eos_ids), self.gpt.tokenizer.vocab_size, min(max_new_tokens, room)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")

@@ -24,7 +24,7 @@ from .errors import SqlgptError
 from .explain import TEMPERATURES, Explanation
 from .progress import progress_bar
 from .retrieval import Answer, IndexReport, Passage, ask, index_table, retrieve
-from .sampling import SamplingParams, probabilities, sample
+from .sampling import SamplingParams, probabilities, random_generator, sample
 from .tokenizer import Tokenizer
 from .windows import score_windows
 
@@ -194,7 +194,7 @@ class GPT:
         return list(self._sample_ids(ids, max_new_tokens, SamplingParams(temperature, top_k, top_p), seed))
 
     def _sample_ids(self, ids: list[int], max_new_tokens: int, params: SamplingParams, seed: int | None) -> Iterator[int]:
-        rng = np.random.default_rng(seed)
+        rng = random_generator(seed)
         ends = set(self.tokenizer.eos_ids)
         with self.engine.session() as session:
             if max_new_tokens == 0:

@@ -227,6 +227,11 @@ class Dialect:
         """The column type for a layout kind: 'int', 'float' or 'vector' (or 'text')."""
         return {"int": "INTEGER", "float": self.float_type, "vector": self.vector_type, "text": self.text_type}[kind]
 
+    def install_lock_sql(self) -> list[str]:
+        """Statements, first in an install's transaction, that make concurrent installs into
+        the same database wait for each other (where the transaction alone does not)."""
+        return []
+
     def before_install_sql(self) -> list[str]:
         """Settings for writing weights (run before the install transaction)."""
         return []

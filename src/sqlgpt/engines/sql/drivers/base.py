@@ -166,6 +166,11 @@ class Driver:
         """Drop the session's table `name` made by `temp_rows`."""
         conn.execute(self.dialect.drop_table_sql(name))
 
+    def lock_installs(self, conn: Any) -> None:
+        """Wait for any other install into this database to end (first in the transaction)."""
+        for sql in self.dialect.install_lock_sql():
+            conn.execute(sql)
+
     def before_install(self, conn: Any) -> None:
         """Settings for writing weights (before the install transaction)."""
         for sql in self.dialect.before_install_sql():

@@ -38,6 +38,8 @@ class DuckDBDriver(Driver):
         import duckdb
 
         read_only = not writable and database != ":memory:" and os.path.exists(database)
+        if read_only and os.path.exists(database + ".wal"):
+            _recover(database)
         try:
             # One thread: DuckDB splits a scan by row groups of 122,880 rows, and no weight
             # table has that many, so more threads only add scheduling (measured ~10% slower).
@@ -95,3 +97,15 @@ class DuckDBDriver(Driver):
             conn.execute(self.dialect.insert_select_sql(self.dialect.qualify(schema, table), list(columns), BATCH_VIEW))
         finally:
             conn.unregister(BATCH_VIEW)
+
+
+def _recover(database: str) -> None:
+    """Fold the write-ahead log a killed writer left into the file (DuckDB does so when a
+    writable connection closes), so that read-only opens do not replay it each time and the
+    file stands alone. Skipped while another process writes it: that one will."""
+    import duckdb
+
+    try:
+        duckdb.connect(database, config={"threads": 1, "temp_directory": str(scratch_directory())}).close()
+    except duckdb.Error:
+        pass

@@ -43,7 +43,10 @@ class PostgresDriver(Driver):
             dialect.pgvector = False
             return conn
         try:
-            conn.execute(dialect.pgvector_sql)
+            try:
+                conn.execute(dialect.pgvector_sql)
+            except psycopg.errors.UniqueViolation:  # another connection created it at this moment
+                conn.execute(dialect.pgvector_sql)  # now it exists: IF NOT EXISTS holds
         except psycopg.Error as e:
             if dialect.wanted:
                 conn.close()
