@@ -52,6 +52,8 @@ examples: (with the bundled Shakespeare model unless --model says otherwise)
   sqlgpt score input.txt --split val --model my-gpt    # its loss on the held-out last 10%
   sqlgpt score --table reviews --column body --key id -d data.duckdb   # every row, in the database
   sqlgpt next --table reviews --column body --key id -k 3 -d data.duckdb
+  sqlgpt index --table docs --column body --key id -d data.duckdb       # BM25 tables beside docs
+  sqlgpt ask "Who speaks of the king?" --table docs --column body --key id -d data.duckdb
 
 models: "shakespeare" (the default: a 7.8M-parameter GPT trained on Shakespeare, inside the
 package, no network needed), a Hugging Face hub id such as "gpt2" (taken from the local HF
@@ -240,6 +242,15 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--keep", action="store_true",
                      help=f"SQL engines: keep every measurement as tables in the schema {INSPECT_SCHEMA} to query")
     _common(exp)
+    _add_retrieval_parsers(sub)
+    srv = sub.add_parser("server", help="whether the private PostgreSQL runs, and stop it",
+                         description="The private PostgreSQL that --engine postgres starts when no --database DSN is "
+                                     "given (pgserver, under the user's cache directory). It stops when the last "
+                                     "sqlgpt process using it ends, also after another was killed. Without options: "
+                                     "whether it runs, and which processes use it.")
+    srv.add_argument("--stop", action="store_true", help="stop it (refused while sqlgpt processes use it)")
+    srv.add_argument("--force", action="store_true", help="with --stop: stop it even while processes use it")
+    srv.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     _add_train_parser(sub)
     return parser
 
@@ -633,8 +644,120 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"try         {shlex.join(['sqlgpt', 'generate', prompt, '-n', str(new_tokens), '--model', args.out])}")
 
 
+# -- retrieval: index, retrieve, ask ----------------------------------------------------------
+
+
+def _add_retrieval_parsers(sub: argparse._SubParsersAction) -> None:
+    def table_options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--table", required=True, help="the table of the --database holding the text")
+        parser.add_argument("--column", required=True, help="the column holding the text")
+        parser.add_argument("--key", help="a column identifying rows (default: the text itself)")
+
+    def bm25_options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("-k", type=int, default=3, help="how many rows to retrieve (default 3)")
+        parser.add_argument("--k1", type=float, default=1.5, help="BM25's term-frequency saturation (default 1.5)")
+        parser.add_argument("--b", type=float, default=0.75, help="BM25's length normalisation, 0 to 1 (default 0.75)")
+
+    idx = sub.add_parser("index", help="build a BM25 index of a table's text column, as tables in its database",
+                         description="Index the words of every row of --column in --table as BM25 tables beside it "
+                                     "(sqlgpt_bm25_TABLE_COLUMN_rows, _postings, _terms). Run it again after the table "
+                                     "changes: only rows added, changed or deleted since are touched, in one "
+                                     "transaction.",
+                         epilog="example:\n  sqlgpt index --table docs --column body --key id -d data.duckdb",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    table_options(idx)
+    _common(idx)
+
+    ret = sub.add_parser("retrieve", help="the rows of a table that best match a question (BM25, in SQL)",
+                         description="Rank the rows of --table by Okapi BM25 against QUESTION, computed in SQL from "
+                                     "the index `sqlgpt index` built; print key, score and text, best first.",
+                         epilog="example:\n  sqlgpt retrieve \"who is the king?\" --table docs --column body --key id "
+                                "-d data.duckdb",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    ret.add_argument("question", type=_text_argument, help="the question ('-' reads stdin)")
+    table_options(ret)
+    bm25_options(ret)
+    _common(ret)
+
+    ask = sub.add_parser("ask", help="answer a question from a table: retrieve rows, then generate",
+                         description="Retrieve the rows that best match QUESTION (as `sqlgpt retrieve`), put them in "
+                                     "the prompt (the model's chat template when it has one), cut passages from the "
+                                     "lowest-ranked up until it fits the context window, and stream the answer; then "
+                                     "list the rows it used.",
+                         epilog="example:\n  sqlgpt ask \"Who speaks of the king?\" --table docs --column body --key id "
+                                "-d data.duckdb -n 40 --seed 1",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    ask.add_argument("question", type=_text_argument, help="the question ('-' reads stdin)")
+    table_options(ask)
+    bm25_options(ask)
+    ask.add_argument("-n", "--max-new-tokens", type=int, default=64, help="longest answer, in tokens (default 64)")
+    ask.add_argument("--temperature", "-t", type=float, default=1.0, help="0 = greedy (default 1.0)")
+    ask.add_argument("--top-k", type=int, default=None, help="sample only among the k most likely tokens")
+    ask.add_argument("--top-p", type=float, default=None, help="sample only from the smallest set with this much probability")
+    ask.add_argument("--seed", type=int, default=None, help="make sampling repeatable")
+    ask.add_argument("--show-prompt", action="store_true", help="print the prompt the model reads first (to stderr)")
+    _common(ask)
+
+
+def cmd_index(args: argparse.Namespace) -> None:
+    with _load(args) as gpt:
+        report = gpt.index(args.table, args.column, key=args.key, progress=sys.stderr.isatty())
+    print(f"indexed {report.rows} rows of {args.table}.{args.column} into {', '.join(report.tables)}")
+    print(f"touched {report.touched} rows: {report.added} added, {report.changed} changed, {report.deleted} deleted")
+
+
+def cmd_retrieve(args: argparse.Namespace) -> None:
+    with _load(args) as gpt:
+        passages = gpt.retrieve(args.question, args.table, args.column, args.k, key=args.key, k1=args.k1, b=args.b)
+    if not passages:
+        print("no row shares a word with the question", file=sys.stderr)
+    for passage in passages:
+        text = passage.text if len(passage.text) <= 200 else passage.text[:199] + "…"
+        print(f"{json.dumps(passage.key, ensure_ascii=False, default=str)}\t{passage.score:.6f}\t"
+              f"{json.dumps(text, ensure_ascii=False)}")
+
+
+def cmd_ask(args: argparse.Namespace) -> None:
+    with _load(args) as gpt:
+        answer = gpt.ask(args.question, args.table, args.column, args.k, key=args.key, max_new_tokens=args.max_new_tokens,
+                         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+                         k1=args.k1, b=args.b)
+        if args.show_prompt:
+            print(answer.prompt, file=sys.stderr)
+        for note in answer.notes:
+            print(f"sqlgpt: {note}", file=sys.stderr)
+        if not answer.passages:
+            print("sqlgpt: no row shares a word with the question: answering without passages", file=sys.stderr)
+        for piece in answer:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+    sys.stdout.write("\n")
+    keys = ", ".join(json.dumps(key, ensure_ascii=False, default=str) for key in answer.keys)
+    print(f"(from rows {keys} of {args.table})" if keys else "(from no rows)")
+
+
+def cmd_server(args: argparse.Namespace) -> None:
+    from .engines.sql.drivers import private_server
+
+    if args.stop:
+        stopped = private_server.stop(force=args.force)
+        print("stopped the private PostgreSQL" if stopped else "the private PostgreSQL is not running")
+        return
+    if args.force:
+        raise SqlgptError("--force goes with --stop")
+    now = private_server.status()
+    if not now.running:
+        print(f"the private PostgreSQL is not running (data in {now.directory})")
+        return
+    users = ", ".join(map(str, now.users)) or "none"
+    print(f"the private PostgreSQL is running: process {now.pid}, data in {now.directory}")
+    print(f"connection  {now.uri}")
+    print(f"used by     {users}")
+
+
 COMMANDS = {"next": cmd_next, "generate": cmd_generate, "tokenize": cmd_tokenize, "score": cmd_score, "sql": cmd_sql, "choose": cmd_choose, "explain": cmd_explain,
-            "train-tokenizer": cmd_train_tokenizer, "train": cmd_train, "chat": cmd_chat}
+            "train-tokenizer": cmd_train_tokenizer, "train": cmd_train, "chat": cmd_chat,
+            "index": cmd_index, "retrieve": cmd_retrieve, "ask": cmd_ask, "server": cmd_server}
 
 COMMANDS["eval"] = cmd_eval
 

@@ -24,6 +24,7 @@ from .errors import SqlgptError
 from .evaluate import DEFAULT_SEED, Evaluation, evaluate
 from .explain import TEMPERATURES, Explanation
 from .progress import progress_bar
+from .retrieval import Answer, IndexReport, Passage, ask, index_table, retrieve
 from .sampling import SamplingParams, probabilities, sample
 from .tokenizer import Tokenizer
 from .windows import score_windows
@@ -322,6 +323,29 @@ class GPT:
         """
         return next_table(self, table, column, k=k, key=key, into=into, replace=replace,
                           progress=self.progress if progress is None else progress)
+
+    # -- retrieval ---------------------------------------------------------------------------
+
+    def index(self, table: str, column: str, *, key: str | None = None, progress: bool | None = None) -> IndexReport:
+        """Build, or bring up to date, a BM25 index of the text in `column` of `table` as
+        tables in the engine's database (only rows added, changed or deleted since are
+        touched, in one transaction). `key` identifies rows (default: the column itself)."""
+        return index_table(self.engine, table, column, key, self.progress if progress is None else progress)
+
+    def retrieve(self, question: str, table: str, column: str, k: int = 3, *, key: str | None = None,
+                 k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25) -> list[Passage]:
+        """The `k` rows of `table` that best match `question` by Okapi BM25, computed in SQL
+        from the index `index` built: (key, score, text), best first."""
+        return retrieve(self.engine, question, table, column, k, key, k1=k1, b=b, epsilon=epsilon)
+
+    def ask(self, question: str, table: str, column: str, k: int = 3, *, key: str | None = None,
+            max_new_tokens: int = 64, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+            seed: int | None = None, k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25) -> Answer:
+        """The model's answer to `question` from the `k` rows `retrieve` finds, in the
+        model's chat template when it has one: iterate over it to stream the answer, or read
+        `.text`; `.keys` are the rows it used, `.notes` what was cut to fit the context."""
+        return ask(self, question, table, column, k, key, max_new_tokens=max_new_tokens, temperature=temperature,
+                   top_k=top_k, top_p=top_p, seed=seed, k1=k1, b=b, epsilon=epsilon)
 
     def choose(self, question: str, options: Sequence[str]) -> Choice:
         """The option the model finds most probable after `question`, as multiple-choice

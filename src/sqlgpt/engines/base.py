@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+from collections import Counter
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -155,6 +156,28 @@ class Inspection:
     tables: tuple[str, ...] = ()  # the database tables holding all this, when kept
 
 
+class Index(Protocol):
+    """A BM25 index's tables in the engine's database (see `sqlgpt.retrieval`)."""
+
+    names: Any  # the index's table names: rows, postings, terms
+
+    def exists(self) -> bool:
+        """Whether the index's tables exist."""
+
+    def hashes(self) -> dict[Any, str]:
+        """Every indexed row's key and text hash; empty when there is no index."""
+
+    def write(self, stale_keys: list[Any], rows: list[tuple[Any, str, int]], postings: list[tuple[Any, str, int]]) -> None:
+        """In one transaction: the stale keys' rows gone, the new (key, hash, words) rows and
+        (key, term, tf) postings in, the document frequencies counted again."""
+
+    def search(self, words: Counter[str], k: int, k1: float, b: float, epsilon: float) -> list[tuple[Any, float]]:
+        """The k best (key, BM25 score) for the question's words, best first."""
+
+    def texts(self, keys: list[Any]) -> dict[Any, str]:
+        """The text of the rows with these keys."""
+
+
 class Tables(Protocol):
     """Reading a table of the engine's database and writing a result table there: what work
     on every row of a table (`sqlgpt.batch`) needs. Names are identifiers the caller checked."""
@@ -169,6 +192,9 @@ class Tables(Protocol):
 
     def read_all(self, table: str) -> tuple[list[str], list[tuple]]:
         """The names of every column of `table`, and every row."""
+
+    def index(self, table: str, column: str, key: str) -> Index:
+        """The BM25 index of `column` of `table`, its rows identified by `key`."""
 
     def write(self, name: str, like: str, key: str, columns: list[tuple[str, str]], rows: list[tuple],
               replace: bool) -> None:

@@ -26,6 +26,7 @@ from .drivers.base import Driver
 from .install import find_or_install
 from .layouts import layout_of
 from .plan import Plan, Statement
+from .retrieval import SqlIndex
 
 INSPECT_SCHEMA = "sqlgpt_inspect"
 
@@ -266,6 +267,9 @@ class SqlTables:
             return [d[0] for d in cursor.description], cursor.fetchall()
         except self.driver.errors() as e:
             raise SqlgptError(f"cannot read {table}: {first_line(e)}") from None
+
+    def index(self, table: str, column: str, key: str) -> SqlIndex:
+        return SqlIndex(self, table, column, key)
 
     def write(self, name: str, like: str, key: str, columns: list[tuple[str, str]], rows: list[tuple],
               replace: bool) -> None:

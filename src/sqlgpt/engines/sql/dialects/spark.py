@@ -28,6 +28,7 @@ class SparkDialect(Dialect):
     name = "spark"
     vector_type = "ARRAY<FLOAT>"  # weights; activations are ARRAY<DOUBLE> (see temp_table_def)
     float_type = "FLOAT"
+    text_type = "STRING"
     placeholder = "?"
     transposed_values = "view"
 
@@ -84,7 +85,7 @@ class SparkDialect(Dialect):
 
     def temp_table_def(self, name: str, columns: list[tuple[str, str]], key: list[str] | None = None) -> str:
         # In the session's private database (see the driver); activations in double precision.
-        types = {"int": "INT", "float": "DOUBLE", "vector": "ARRAY<DOUBLE>"}
+        types = {"int": "INT", "float": "DOUBLE", "vector": "ARRAY<DOUBLE>", "text": "STRING"}
         return f"CREATE TABLE {name} ({', '.join(f'{c} {types[k]}' for c, k in columns)}) USING parquet"
 
     def temp_table_as(self, name: str, select: str) -> str:
@@ -107,6 +108,9 @@ class SparkDialect(Dialect):
 
     def create_table_as_sql(self, name: str, select: str) -> str:
         return f"CREATE TABLE {name} USING parquet AS {select}"
+
+    def replace_contents_sql(self, table: str, select: str) -> list[str]:
+        return [f"INSERT OVERWRITE TABLE {table} {select}"]  # plain Spark tables have no DELETE
 
     def result_type(self, kind: str) -> str:
         return {"int": "INT", "double": "DOUBLE", "text": "STRING"}[kind]

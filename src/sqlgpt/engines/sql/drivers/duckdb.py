@@ -17,6 +17,7 @@ import numpy as np
 
 from ....errors import SqlgptError, first_line
 from .base import Driver, cache_path
+from .scratch import scratch_directory
 
 # The storage format of the files sqlgpt creates: DuckDB 1.0's, which every DuckDB since 1.0
 # reads, the newest `duckdb` shell on PyPI (duckdb-cli 1.5) included; a file in DuckDB 2's
@@ -41,7 +42,10 @@ class DuckDBDriver(Driver):
             # One thread: DuckDB splits a scan by row groups of 122,880 rows, and no weight
             # table has that many, so more threads only add scheduling (measured ~10% slower).
             # Concurrent sessions still run side by side, each on its caller's thread.
-            config = {"threads": 1, "storage_compatibility_version": STORAGE_VERSION}
+            # Spill files go to this process's scratch directory, which the next sqlgpt
+            # process removes if this one is killed (DuckDB's own `<database>.tmp/` stays).
+            config = {"threads": 1, "storage_compatibility_version": STORAGE_VERSION,
+                      "temp_directory": str(scratch_directory())}
             return duckdb.connect(database, read_only=read_only, config=config)
         except duckdb.Error as e:
             if isinstance(e, duckdb.IOException) and "lock" in str(e).lower():
