@@ -40,6 +40,7 @@ examples: (with the bundled Shakespeare model unless --model says otherwise)
   sqlgpt generate "Once upon a time" -n 40 --temperature 0.8 --top-p 0.95 --seed 1 --model gpt2
   sqlgpt tokenize "Hello, world!"
   sqlgpt choose "The capital of France is" " Paris" " London" " Rome"
+  sqlgpt eval mmlu-test.csv --dev mmlu-dev.csv --shots 5 --model gpt2   # a benchmark's accuracy (sqlgpt eval --help)
   sqlgpt chat --model HuggingFaceTB/SmolLM2-135M-Instruct --system "Be brief."   # an instruct model
   sqlgpt sql | less                                    # the SQL of one forward step
   sqlgpt sql --keep "Hello" -d gpt.duckdb              # ...and keep its tables to query
