@@ -40,6 +40,7 @@ examples: (with the bundled Shakespeare model unless --model says otherwise)
   sqlgpt generate "Once upon a time" -n 40 --temperature 0.8 --top-p 0.95 --seed 1 --model gpt2
   sqlgpt tokenize "Hello, world!"
   sqlgpt choose "The capital of France is" " Paris" " London" " Rome"
+  sqlgpt eval mmlu-test.csv --dev mmlu-dev.csv --shots 5 --model gpt2   # a benchmark's accuracy (sqlgpt eval --help)
   sqlgpt chat --model HuggingFaceTB/SmolLM2-135M-Instruct --system "Be brief."   # an instruct model
   sqlgpt sql | less                                    # the SQL of one forward step
   sqlgpt sql --keep "Hello" -d gpt.duckdb              # ...and keep its tables to query
@@ -139,6 +140,41 @@ def build_parser() -> argparse.ArgumentParser:
     cho.add_argument("question", type=_text_argument, help="the question or context ('-' reads stdin)")
     cho.add_argument("options", nargs="+", help="the candidate answers (mind the leading space: ' Paris')")
     _common(cho)
+
+    evl = sub.add_parser("eval", help="a benchmark: accuracy on multiple-choice items (MMLU, KMMLU, ...)",
+                         description="Score every multiple-choice item of FILE_OR_TABLE as lm-evaluation-harness does: "
+                                     "each option's log-likelihood as a continuation of the item's prompt; acc counts "
+                                     "items whose most likely option is the answer, acc_norm the same per byte of "
+                                     "option. Items: a CSV, JSONL or Parquet file, or a table of the --database, with "
+                                     "columns question, A, B, C, D, answer (a letter or 1-4) or question, choices (a "
+                                     "list), answer (an index from 0), and optionally Category or subject. Items from a "
+                                     "table also go into a result table there, a row per item.",
+                         epilog="examples:\n"
+                                "  sqlgpt eval kmmlu-test.csv --style kmmlu --dev kmmlu-dev.csv --shots 5\n"
+                                "  sqlgpt eval mmlu.jsonl --show-prompt          # the first prompt, nothing scored\n"
+                                "  sqlgpt eval quiz -d data.duckdb --continuation text --json",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    evl.add_argument("source", metavar="FILE_OR_TABLE", help="a .csv, .jsonl or .parquet file, or a table of --database")
+    evl.add_argument("--continuation", choices=("letter", "text"), default="letter",
+                     help="score ' A'-style letters after a prompt listing the options (default), or each option's "
+                          "text after 'Answer:' (the cloze form)")
+    evl.add_argument("--style", choices=("mmlu", "kmmlu", "plain"), default="mmlu",
+                     help="the prompt's wording: MMLU's (a description naming the subject, 'Answer:'; default), "
+                          "KMMLU's (no description, '정답：'), or plain (no description; with --continuation text the "
+                          "question alone is the prompt, e.g. a text whose next word is asked)")
+    evl.add_argument("--shots", type=int, default=0, help="solved examples before each question (default 0)")
+    evl.add_argument("--dev", metavar="FILE_OR_TABLE_OR_SPLIT",
+                     help="where the examples come from: a file, a table, or a value of the items' split column")
+    evl.add_argument("--seed", type=int, default=None, help="fixes which examples, in which order (default 1234)")
+    evl.add_argument("--split", help="only the items whose split column holds this value")
+    evl.add_argument("--limit", type=int, default=None, help="only the first N items")
+    evl.add_argument("--show-prompt", action="store_true", help="print the first item's prompt and its continuations; "
+                                                               "score nothing")
+    evl.add_argument("--json", action="store_true", help="print the results as JSON (every item's log-likelihoods too)")
+    evl.add_argument("--key", help="items from a table: the column identifying rows in the results (default: question)")
+    evl.add_argument("--into", default="sqlgpt_eval", help="items from a table: the result table (default sqlgpt_eval)")
+    evl.add_argument("--replace", action="store_true", help="items from a table: replace the result table if it exists")
+    _common(evl)
 
     sql = sub.add_parser("sql", help="print the SQL of one forward step; keep its tables to explore",
                          description="Print the SQL statements that run the model: the session's tables, one forward "
@@ -454,6 +490,28 @@ def cmd_choose(args: argparse.Namespace) -> None:
         print(f"{mark} {json.dumps(option, ensure_ascii=False):<{width}}  {logprob:15.4f}")
 
 
+def cmd_eval(args: argparse.Namespace) -> None:
+    from .evaluate import DEFAULT_SEED, prepare, summary_table
+
+    options = dict(dev=args.dev, shots=args.shots, seed=DEFAULT_SEED if args.seed is None else args.seed,
+                   continuation=args.continuation, style=args.style, split=args.split, limit=args.limit, key=args.key)
+    with _load(args) as gpt:
+        if args.show_prompt:
+            print(prepare(gpt, args.source, **options).show())
+            return
+        result = gpt.evaluate(args.source, into=args.into, replace=args.replace, progress=sys.stderr.isatty(), **options)
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=1, default=str))  # (keys of any column type)
+        return
+    print(f"{result.source}: {result.overall.n} items, {result.shots}-shot, {result.continuation} continuations, "
+          f"{result.style} prompts; {result.model} on {result.engine}")
+    print(summary_table(result))
+    if result.truncated:
+        print(f"({result.truncated} prompts were cut from the left to fit the context window)")
+    if result.table:
+        print(f"wrote a row per item into {result.table}")
+
+
 def cmd_sql(args: argparse.Namespace) -> None:
     if args.prompt is not None:
         return cmd_sql_script(args)
@@ -701,6 +759,8 @@ def cmd_server(args: argparse.Namespace) -> None:
 COMMANDS = {"next": cmd_next, "generate": cmd_generate, "tokenize": cmd_tokenize, "score": cmd_score, "sql": cmd_sql, "choose": cmd_choose, "explain": cmd_explain,
             "train-tokenizer": cmd_train_tokenizer, "train": cmd_train, "chat": cmd_chat,
             "index": cmd_index, "retrieve": cmd_retrieve, "ask": cmd_ask, "server": cmd_server}
+
+COMMANDS["eval"] = cmd_eval
 
 
 def main(argv: Sequence[str] | None = None) -> int:

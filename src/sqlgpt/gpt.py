@@ -21,6 +21,7 @@ from .chat import Conversation
 from .config import GPTConfig
 from .engines.base import Engine, Session
 from .errors import SqlgptError
+from .evaluate import DEFAULT_SEED, Evaluation, evaluate
 from .explain import TEMPERATURES, Explanation
 from .progress import progress_bar
 from .retrieval import Answer, IndexReport, Passage, ask, index_table, retrieve
@@ -367,6 +368,28 @@ class GPT:
             logprobs.append(float(logits[np.arange(len(continuation)), continuation].sum()))
         best = int(np.argmax(logprobs))
         return Choice(index=best, option=options[best], logprobs=logprobs)
+
+    def evaluate(self, source: str, *, dev: str | None = None, shots: int = 0, seed: int = DEFAULT_SEED,
+                 continuation: str = "letter", style: str = "mmlu", split: str | None = None, limit: int | None = None,
+                 key: str | None = None, into: str = "sqlgpt_eval", replace: bool = False,
+                 progress: bool | None = None) -> Evaluation:
+        """The model's accuracy on the multiple-choice items of `source` — a CSV, JSONL or
+        Parquet file, or a table of the engine's database — scored as lm-evaluation-harness
+        scores them (see `sqlgpt.evaluate`): `acc`, `acc_norm` and their standard errors,
+        overall and per category, and every item's log-likelihoods.
+
+        `continuation`: "letter" (the options listed, " A"-style answers) or "text" (each
+        option's text after "Answer:"). `style`: "mmlu", "kmmlu" or "plain" wording. `shots` solved
+        examples from `dev` (a file, a table, or a value of the items' `split` column), the
+        same for every item of a category, in an order fixed by `seed`. `split`: only the
+        items of that split; `limit`: only the first n. Items from a table also go, one row
+        each, into the new table `into` there (key, category, gold, pred, pred_norm, acc,
+        acc_norm, loglikelihoods), `key` naming the column that identifies rows (default: the
+        question); an existing `into` is an error unless `replace`.
+        """
+        return evaluate(self, source, dev=dev, shots=shots, seed=seed, continuation=continuation, style=style,
+                        split=split, limit=limit, key=key, into=into, replace=replace,
+                        progress=self.progress if progress is None else progress)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
