@@ -317,6 +317,10 @@ def run_case(operation: Operation, engine: str, directory: Path, model: str, see
     if operation.name == "train" and not finished and not (case.directory / "run" / "training_state.pt").exists():
         again = operation.command(case) + ["--force"]  # killed before its first save: start over
     done = case.sqlgpt(again)
+    if operation.name == "train" and done.returncode != 0 and "steps already" in done.stderr:
+        # Killed after its last save: --resume has nothing left to train (and says so in
+        # one line); the run is made again from the start instead.
+        done = case.sqlgpt(operation.command(case) + ["--force"])
     if done.returncode != 0:
         problems.append(f"the run after the kill failed: {done.stderr.strip()[-500:]}")
     elif operation.result(case, done) != expected:

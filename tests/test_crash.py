@@ -21,7 +21,7 @@ MODEL = "shakespeare"  # the bundled model: big enough that an install takes a f
 # model, whose scoring takes a second, not minutes.
 SHORT = [("install", "duckdb", MODEL, [11, 12]), ("score_table", "duckdb", "tiny", [13]),
          ("index", "duckdb", "tiny", [14]), ("generate", "sqlite", "tiny", [15]),
-         ("generate", "postgres", MODEL, [16]), ("generate", "spark", "tiny", [17]), ("train", "train", MODEL, [18])]
+         ("generate", "postgres", MODEL, [16]), ("generate", "spark", "tiny", [17])]  # train: bench/bench_crash.py
 
 
 @pytest.mark.parametrize(("operation", "engine", "model", "seeds"), SHORT, ids=[f"{o}-{e}" for o, e, *_ in SHORT])
