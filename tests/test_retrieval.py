@@ -75,6 +75,8 @@ class Table:
         elif engine == "spark":
             self.spark = request.getfixturevalue("spark_session")
             self.options = {"session": self.spark}
+        if engine in ("postgres", "spark"):  # shared by the whole test session: leave nothing behind
+            request.addfinalizer(self.drop)
         else:
             self.path = tmp_path / f"data.{engine}"
             self.options = {"database": str(self.path)}
@@ -114,6 +116,10 @@ class Table:
         self.sql(f"CREATE TABLE {self.name} (id INTEGER, body TEXT)")
         marker = "%s" if self.engine == "postgres" else "?"
         self.sql(f"INSERT INTO {self.name} VALUES ({marker}, {marker})", rows)
+
+    def drop(self) -> None:
+        self.drop_index()
+        self.sql(f"DROP TABLE IF EXISTS {self.name}")
 
     def drop_index(self) -> None:
         for part in ("rows", "postings", "terms"):
