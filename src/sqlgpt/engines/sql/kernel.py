@@ -40,7 +40,8 @@ C_API_VERSION = "v1.2.0"  # the C file's DUCKDB_EXTENSION_API_VERSION_*
 # -O3 vectorises the 32 sums; no -march (the file may be shared between machines of one
 # platform, and SSE2's 4 lanes were measured as fast as AVX2's 8: the gain is the independent
 # sums) and no contraction into fused multiply-adds, so the arithmetic is the C source's.
-FLAGS = ["-O3", "-fPIC", "-shared", "-fvisibility=hidden", "-ffp-contract=off", "-std=c99"]
+# Freestanding: the file needs only the compiler's own headers, not the C library's.
+FLAGS = ["-O3", "-fPIC", "-shared", "-fvisibility=hidden", "-ffp-contract=off", "-std=c99", "-ffreestanding"]
 COMPILERS = ("cc", "gcc", "clang")
 BUILD_TIMEOUT = 120  # seconds
 

@@ -26,8 +26,6 @@
 
 DUCKDB_EXTENSION_EXTERN /* the API's table of functions, filled in by the entry point below */
 
-#include <stdio.h>
-
 #define LANES 32 /* running sums: 8 SSE registers of 4 floats, 4 AVX registers of 8 */
 
 static float dot(const float *restrict a, const float *restrict b, idx_t n) {
@@ -74,6 +72,27 @@ static bool all_valid(const uint64_t *mask, idx_t start, idx_t n) {
 	return true;
 }
 
+/* `text`, then the decimal digits of `n`, at `out`; returns the end. (No stdio: the file needs
+ * only the compiler's own headers, so a compiler without the C library's headers builds it.) */
+static char *append(char *out, const char *text, uint64_t n, bool number) {
+	while (*text) {
+		*out++ = *text++;
+	}
+	if (number) {
+		char digits[20];
+		int count = 0;
+		do {
+			digits[count++] = (char)('0' + n % 10);
+			n /= 10;
+		} while (n);
+		while (count) {
+			*out++ = digits[--count];
+		}
+	}
+	*out = 0;
+	return out;
+}
+
 static void vdot_rows(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output) {
 	/* DuckDB hands a C scalar function its arguments flattened: a list entry per row. */
 	idx_t rows = duckdb_data_chunk_get_size(input);
@@ -90,7 +109,7 @@ static void vdot_rows(duckdb_function_info info, duckdb_data_chunk input, duckdb
 	const uint64_t *left_elements_valid = duckdb_vector_get_validity(left_child);
 	const uint64_t *right_elements_valid = duckdb_vector_get_validity(right_child);
 	float *result = (float *)duckdb_vector_get_data(output);
-	char message[160];
+	char message[128];
 
 	for (idx_t row = 0; row < rows; row++) {
 		if ((left_valid && !duckdb_validity_row_is_valid(left_valid, row)) ||
@@ -101,16 +120,17 @@ static void vdot_rows(duckdb_function_info info, duckdb_data_chunk input, duckdb
 		}
 		duckdb_list_entry a = left_lists[row], b = right_lists[row];
 		if (a.length != b.length) {
-			snprintf(message, sizeof message, "vdot: the two vectors' lengths differ (%llu and %llu)",
-			         (unsigned long long)a.length, (unsigned long long)b.length);
+			char *end = append(message, "vdot: the two vectors' lengths differ (", a.length, true);
+			end = append(end, " and ", b.length, true);
+			append(end, ")", 0, false);
 			duckdb_scalar_function_set_error(info, message);
 			return;
 		}
 		if (!all_valid(left_elements_valid, a.offset, a.length) ||
 		    !all_valid(right_elements_valid, b.offset, b.length)) {
-			snprintf(message, sizeof message, "vdot: the %s vector holds a NULL element",
-			         all_valid(left_elements_valid, a.offset, a.length) ? "right" : "left");
-			duckdb_scalar_function_set_error(info, message);
+			bool left_ok = all_valid(left_elements_valid, a.offset, a.length);
+			duckdb_scalar_function_set_error(info, left_ok ? "vdot: the right vector holds a NULL element"
+			                                               : "vdot: the left vector holds a NULL element");
 			return;
 		}
 		result[row] = dot(left_floats + a.offset, right_floats + b.offset, a.length);
