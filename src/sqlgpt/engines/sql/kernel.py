@@ -99,8 +99,10 @@ def build(duckdb_version: str, platform: str) -> Path:
         return target
     command = compiler()
     if command is None:
-        where = "$CC" if "CC" in os.environ else f"{', '.join(COMPILERS)} on PATH"
-        raise KernelUnavailable(f"no C compiler ({where})")
+        cc = os.environ.get("CC")
+        where = (f"none of {', '.join(COMPILERS)} on PATH" if cc is None else
+                 "$CC is empty" if not cc.strip() else f"$CC ({cc}) not found")
+        raise KernelUnavailable(f"no C compiler: {where}")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=f".{NAME}.", suffix=".tmp", dir=target.parent)
