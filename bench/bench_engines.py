@@ -255,6 +255,7 @@ def main() -> int:
                 print(done.stderr[-2000:], file=sys.stderr)
                 return 1
             results[shape][engine] = json.loads(done.stdout.strip().splitlines()[-1])
+            print(f"  {json.dumps(results[shape][engine])}", file=sys.stderr)  # kept if a later engine fails
         print_table(shape, results[shape], threads)
         if {"duckdb", "duckdb-nokernel"} <= set(results[shape]):
             print_kernel_gain(results[shape])
