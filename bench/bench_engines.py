@@ -1,7 +1,7 @@
 """Speed and memory of each engine on a real model's shape, as ratios to PyTorch in one run.
 
 Run: python bench/bench_engines.py [--quick] [--model-shape gpt2-124m smollm2-135m]
-                                   [--engines torch numpy duckdb postgres postgres-plain sqlite spark]
+                                   [--engines torch numpy duckdb duckdb-nokernel postgres postgres-plain sqlite spark]
 
 A random-weight checkpoint of each shape is built once under bench/out/ (weights do not
 change speed): GPT-2 small (124M: 12 layers, 768 wide), and SmolLM2-135M (30 layers, 576
@@ -11,6 +11,9 @@ rotary angles). For each shape and engine, in its own process so peak memory is 
 
   prefill 7 / 256   seconds to run a prompt of that many tokens (a fresh KV cache)
   decode @10 / @500 seconds per generated token with that many positions already cached
+  score_table       seconds for `GPT.score_table` over tests/test_batch.py's 1,000 rows (DuckDB,
+                    checkpoints with a tokenizer, not --quick); PyTorch's figure is the same
+                    rows' losses in padded batches of 32
   peak RSS          the process's peak resident memory, and its ratio to the weights' bytes
 
 With two shapes, a last table compares decode time per layer (a SmolLM2 layer holds about
@@ -21,7 +24,10 @@ PostgreSQL, SQLite and Spark, much slower still, are best measured with --quick)
 on a local master with its warehouse under bench/out; its peak RSS is the Python process's
 alone (the JVM, a child process, is not counted). `postgres-plain` is PostgreSQL without
 pgvector (`real[]` arrays, a dot product is `unnest` + `sum`) on the same private server.
-Figures are best-of-n and still move with whatever else the machine is doing.
+`duckdb` uses sqlgpt's vdot kernel (built on first use; the run fails if it cannot be had),
+`duckdb-nokernel` DuckDB's list_dot_product (`vector_kernel=False`); with both, a last line
+gives the kernel's gain on each figure. Figures are best-of-n and still move with whatever
+else the machine is doing.
 """
 
 from __future__ import annotations
@@ -40,12 +46,18 @@ from bench_tokenizer import best_seconds as best  # bench/ is on sys.path when r
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 SHAPES = ("gpt2-124m", "smollm2-135m")
+COLUMNS = ("prefill 7", "prefill 256", "decode @10", "decode @500", "score_table")
 SMOLLM2_135M_SHAPE = dict(hidden_size=576, num_attention_heads=9, num_key_value_heads=3, num_hidden_layers=30,
                           intermediate_size=1536, vocab_size=49152, max_position_embeddings=2048, rope_theta=100000.0)
 
 
 def checkpoint_of(shape: str) -> Path:
     return OUT / f"{shape}-random"
+
+
+def has_tokenizer(shape: str) -> bool:
+    """Whether the checkpoint has GPT-2's tokenizer files (built with the project's shared data)."""
+    return (checkpoint_of(shape) / "vocab.json").is_file()
 
 
 def prompt_ids(vocab_size: int) -> list[int]:
@@ -92,6 +104,10 @@ def measure_torch(shape: str, quick: bool, threads: int) -> dict:
     result = {"prefill 7": best(lambda: prefill(7), 5), "decode @10": decode_at(10)}
     if not quick:
         result |= {"prefill 256": best(lambda: prefill(256), 2), "decode @500": decode_at(500)}
+        if has_tokenizer(shape):
+            from sqlgpt.checkpoint import Checkpoint
+
+            result["score_table"] = torch_score_rows(model, Checkpoint(checkpoint_of(shape)).tokenizer)
     return result
 
 
@@ -100,8 +116,12 @@ def measure_sqlgpt(shape: str, engine: str, quick: bool) -> dict:
     from sqlgpt.engines import create_engine
 
     options: dict = {}
+    if engine == "duckdb-nokernel":
+        engine, options = "duckdb", {"vector_kernel": False}
+    elif engine == "duckdb":
+        options = {"vector_kernel": True}  # measured with the kernel, or not at all
     if engine in ("duckdb", "sqlite"):
-        options = {"database": str(OUT / f"bench.{engine}"), "progress": True}  # shapes side by side in one file
+        options |= {"database": str(OUT / f"bench.{engine}"), "progress": True}  # shapes side by side in one file
     elif engine == "spark":
         from sqlgpt.engines.sql.drivers.spark import local_session
 
@@ -141,7 +161,55 @@ def measure_sqlgpt(shape: str, engine: str, quick: bool) -> dict:
         session.forward(ids[256:500])
         result["decode @500"] = decode(session, 3)
         session.close()
+        if engine == "duckdb" and has_tokenizer(shape):
+            result["score_table"] = measure_score_table(model, checkpoint)
     return result
+
+
+def score_rows() -> list[str]:
+    """tests/test_batch.py's 1,000 rows: 997 of 1-13 words, three of about 200."""
+    sys.path.insert(0, str(ROOT))
+    from tests.test_batch import texts
+
+    return texts(997) + [" ".join(texts(30, seed=s)) for s in (7, 8, 9)]
+
+
+def measure_score_table(model, checkpoint) -> float:
+    """Seconds for GPT.score_table over score_rows(), a table in the engine's own database."""
+    import duckdb
+
+    from sqlgpt.gpt import GPT
+
+    model.close()  # the table is written with a connection of its own; the engine's is reopened
+    with duckdb.connect(model.database) as conn:
+        conn.execute("CREATE OR REPLACE TABLE bench_docs (id INTEGER, body VARCHAR)")
+        conn.executemany("INSERT INTO bench_docs VALUES (?, ?)", list(enumerate(score_rows())))
+    options = {"vector_kernel": model.dialect.wanted, "database": model.database, "progress": False}
+    gpt = GPT(type(model)(checkpoint, "duckdb", **options), checkpoint.tokenizer, name=checkpoint.name)
+    start = time.perf_counter()
+    gpt.score_table("bench_docs", "body", key="id", into="bench_scores", replace=True)
+    seconds = time.perf_counter() - start
+    gpt.close()
+    return seconds
+
+
+def torch_score_rows(model, tokenizer) -> float:
+    """Seconds for the losses of score_rows() in PyTorch: each row after <|endoftext|>, in
+    batches of 32 rows padded to their longest (sorted by length), as score_table scores them."""
+    import torch
+
+    rows = sorted(([tokenizer.eot_id, *tokenizer.encode(text)] for text in score_rows()), key=len)
+    start = time.perf_counter()
+    with torch.no_grad():
+        for i in range(0, len(rows), 32):
+            batch = rows[i:i + 32]
+            width = max(len(ids) for ids in batch)
+            ids = torch.tensor([ids + [0] * (width - len(ids)) for ids in batch])
+            mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in batch])
+            logits = model(ids, attention_mask=mask).logits[:, :-1]
+            nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
+            (nll * mask[:, 1:]).sum(1)
+    return time.perf_counter() - start
 
 
 def child(shape: str, engine: str, quick: bool, threads: int) -> None:
@@ -164,7 +232,7 @@ def peak_megabytes() -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--engines", nargs="+", default=["torch", "numpy", "duckdb"])
+    parser.add_argument("--engines", nargs="+", default=["torch", "numpy", "duckdb", "duckdb-nokernel"])
     parser.add_argument("--model-shape", nargs="+", choices=SHAPES, default=["gpt2-124m"], dest="shapes",
                         help="the shapes to measure, each a random-weight checkpoint (default: gpt2-124m)")
     parser.add_argument("--quick", action="store_true", help="skip the 256-token prompt and position 500")
@@ -187,7 +255,10 @@ def main() -> int:
                 print(done.stderr[-2000:], file=sys.stderr)
                 return 1
             results[shape][engine] = json.loads(done.stdout.strip().splitlines()[-1])
+            print(f"  {json.dumps(results[shape][engine])}", file=sys.stderr)  # kept if a later engine fails
         print_table(shape, results[shape], threads)
+        if {"duckdb", "duckdb-nokernel"} <= set(results[shape]):
+            print_kernel_gain(results[shape])
     if len(results) > 1:
         print_per_layer(results)
     return 0
@@ -198,7 +269,7 @@ def print_table(shape: str, results: dict[str, dict], threads: int) -> None:
 
     weights_mb = Checkpoint(checkpoint_of(shape)).config.n_params * 4 / 2**20
     base = results.get("torch", {})
-    columns = [c for c in ("prefill 7", "prefill 256", "decode @10", "decode @500") if c in next(iter(results.values()))]
+    columns = [c for c in COLUMNS if any(c in result for result in results.values())]
     print(f"\n{shape} shape, {threads} threads; seconds (ratio to PyTorch); peak RSS (ratio to the "
           f"{weights_mb:.0f} MB of float32 weights)\n")
     print(f"| engine | {' | '.join(columns)} | peak RSS |")
@@ -206,10 +277,21 @@ def print_table(shape: str, results: dict[str, dict], threads: int) -> None:
     for engine, result in results.items():
         cells = []
         for column in columns:
+            if column not in result:
+                cells.append("–")
+                continue
             ratio = f" ({result[column] / base[column]:.1f}×)" if column in base and engine != "torch" else ""
             cells.append(f"{result[column]:.3f}{ratio}")
         peak = result["peak MB"]
         print(f"| {engine} | {' | '.join(cells)} | {peak:.0f} MB ({peak / weights_mb:.1f}×) |")
+
+
+def print_kernel_gain(results: dict[str, dict]) -> None:
+    """How many times faster DuckDB is with sqlgpt's vdot kernel than with list_dot_product."""
+    with_kernel, without = results["duckdb"], results["duckdb-nokernel"]
+    gains = [f"{column} {without[column] / with_kernel[column]:.1f}×" for column in COLUMNS
+             if column in with_kernel and column in without]
+    print(f"\nDuckDB with sqlgpt's vdot kernel against list_dot_product: {', '.join(gains)} faster")
 
 
 def print_per_layer(results: dict[str, dict[str, dict]]) -> None:

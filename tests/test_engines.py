@@ -32,13 +32,19 @@ def hf_greedy(model, ids: list[int], n: int) -> list[int]:
     return new[: new.index(eos)] if eos in new else new
 
 
-ENGINES = ["numpy", "duckdb", "postgres", "sqlite", "spark"]
+# "duckdb" runs sqlgpt's vdot kernel where it builds (test_vector_kernel.py checks it does
+# here), "duckdb-nokernel" DuckDB's list_dot_product (vector_kernel=False).
+ENGINES = ["numpy", "duckdb", "duckdb-nokernel", "postgres", "sqlite", "spark"]
 # SQLite runs GPT-2 small at ~10 s a token and Spark slower still: their 124M checks are left
 # to the benchmark.
-ENGINES_AT_124M = ["numpy", "duckdb", "postgres"]
+ENGINES_AT_124M = ["numpy", "duckdb", "duckdb-nokernel", "postgres"]
 
 
 def load(directory, engine: str, request):
+    if engine == "duckdb-nokernel":
+        options = {"database": str(request.getfixturevalue("tmp_path_factory").mktemp(engine) / "models.duckdb"),
+                   "vector_kernel": False}
+        return sqlgpt.load(directory, engine="duckdb", **options)
     if engine in ("duckdb", "sqlite"):
         options = {"database": str(request.getfixturevalue("tmp_path_factory").mktemp(engine) / f"models.{engine}")}
     elif engine == "postgres":

@@ -21,6 +21,10 @@ and compares it, byte for byte after `normalize`, with the committed file:
 plus the files above for "postgres-nopgvector": PostgreSQL's real[] form, compiled for a
 server without pgvector. It is built from the dialect alone, with no database: installing
 that layout in the shared test server would replace the pgvector install other tests use.
+"duckdb" is DuckDB with `vector_kernel=False` (`--no-kernel`: list_dot_product, the same
+wherever it runs) and "duckdb-kernel" DuckDB's SQL with sqlgpt's vdot kernel, built from the
+dialect alone too (as the driver settles it where the kernel loads), so that no file depends
+on a C compiler being there.
 
 A mismatch fails with a unified diff. When a change of the SQL is intended, refresh with
 
@@ -68,8 +72,8 @@ class GoldenRefreshed(UserWarning):
     """A golden file was rewritten (SQLGPT_REFRESH_GOLDEN=1)."""
 
 
-ENGINES = ("duckdb", "postgres", "postgres-nopgvector", "sqlite", "spark")
-VECTOR_ENGINES = ("duckdb", "postgres", "postgres-nopgvector", "spark")  # batched steps
+ENGINES = ("duckdb", "duckdb-kernel", "postgres", "postgres-nopgvector", "sqlite", "spark")
+VECTOR_ENGINES = ("duckdb", "duckdb-kernel", "postgres", "postgres-nopgvector", "spark")  # batched steps
 SCRIPT_DIALECTS = ("duckdb", "postgres", "sqlite")
 PROMPT, NEW_TOKENS, TEMPERATURE, SEED = "the cat", 5, 0.8, 1234
 TOP_K = 5  # GPT.explain's and `sqlgpt next`'s default
@@ -140,6 +144,7 @@ def listing(gpt, sections: list[tuple[str, list[Statement]]]) -> str:
     engine = gpt.engine
     lines = [f"-- sqlgpt: {gpt.name} ({gpt.config.n_params / 1e6:.1f}M parameters) on {engine.name}; "
              f"weights in schema {engine.schema}",
+             *(f"-- {note}" for note in engine.dialect.header_notes()),
              "-- $1 is the step's first new position; the token ids arrive as bound parameters.\n"]
     for title, statements in sections:
         lines.append(f"-- ===== {title} =====\n")
@@ -179,7 +184,12 @@ def loaded(request, model_dir, databases):
     def get(engine: str):
         if engine not in gpts:
             if engine == "postgres-nopgvector":
-                gpts[engine] = _without_pgvector(model_dir)
+                gpts[engine] = _from_the_dialect(model_dir, "postgres", pgvector=False)
+            elif engine == "duckdb-kernel":
+                gpts[engine] = _from_the_dialect(model_dir, "duckdb", vector_kernel=True)
+            elif engine == "duckdb":
+                gpts[engine] = sqlgpt.load(model_dir, engine=engine, database=databases / f"golden.{engine}",
+                                           progress=False, vector_kernel=False)
             elif engine == "postgres":
                 gpts[engine] = sqlgpt.load(model_dir, engine=engine, database=request.getfixturevalue("pg_dsn"),
                                            progress=False)
@@ -197,14 +207,17 @@ def loaded(request, model_dir, databases):
             gpt.close()
 
 
-def _without_pgvector(model_dir: Path) -> SimpleNamespace:
-    """What a loaded GPT on a server without pgvector offers these tests, compiled as
-    SqlEngine compiles it (PostgresDialect(pgvector=False) is what the driver's `open` settles on there),
-    with no database at all: see the module docstring."""
+def _from_the_dialect(model_dir: Path, name: str, **options) -> SimpleNamespace:
+    """What a loaded GPT offers these tests, compiled as SqlEngine compiles it, with no
+    database at all (see the module docstring): on a PostgreSQL server without pgvector
+    (PostgresDialect(pgvector=False) is what the driver's `open` settles on there), or on
+    DuckDB with sqlgpt's vector kernel loaded (`kernel` is what the driver settles there)."""
     checkpoint = open_checkpoint(model_dir)
-    dialect = get_dialect("postgres", pgvector=False)
+    dialect = get_dialect(name, **options)
+    if name == "duckdb":
+        dialect.kernel = options["vector_kernel"]
     plan = Plan(checkpoint.config, dialect, model_schema(model_dir))
-    engine = SimpleNamespace(name="postgres", config=checkpoint.config, dialect=dialect, schema=plan.w,
+    engine = SimpleNamespace(name=name, config=checkpoint.config, dialect=dialect, schema=plan.w,
                              plan=plan, step=plan.step())
     engine.describe = lambda: SqlEngine.describe(engine)  # what a loaded engine's describe() gives
     return SimpleNamespace(name=checkpoint.name, config=checkpoint.config, engine=engine, tokenizer=checkpoint.tokenizer)
@@ -229,7 +242,8 @@ def test_step(engine, loaded, model_dir, databases, capsys, request):
         # The real CLI, on a database of its own, so the helper cannot drift from cmd_sql.
         database = request.getfixturevalue("pg_dsn") if engine == "postgres" else str(databases / f"cli.{engine}")
         capsys.readouterr()
-        assert main(["sql", "--model", str(model_dir), "--engine", engine, "--database", database]) == 0
+        kernel = ["--no-kernel"] if engine == "duckdb" else []  # the same SQL with a C compiler or without
+        assert main(["sql", "--model", str(model_dir), "--engine", engine, "--database", database, *kernel]) == 0
         cli = capsys.readouterr().out
         assert text == cli, "listing() no longer formats like `sqlgpt sql`:\n" + "\n".join(
             list(difflib.unified_diff(cli.splitlines(), text.splitlines(), "cli", "listing", lineterm=""))[:DIFF_LINES])

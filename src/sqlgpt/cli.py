@@ -71,6 +71,9 @@ def _common(parser: argparse.ArgumentParser, tokenizer_only: bool = False) -> No
         parser.add_argument("--database", "-d", default=None, metavar="PATH",
                             help="database holding installed models, for SQL engines (default: a file in the user "
                                  "cache directory; ':memory:' for a throwaway one)")
+        parser.add_argument("--no-kernel", action="store_true",
+                            help="duckdb engine: dot products by DuckDB's list_dot_product, not sqlgpt's vdot kernel "
+                                 "(a C extension built on first use with the system's C compiler)")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
 
 
@@ -361,6 +364,10 @@ def _load(args: argparse.Namespace, **options: object) -> GPT:
         options["database"] = args.database
     elif args.database is not None:
         raise SqlgptError("--database is for SQL engines; the numpy engine keeps nothing")
+    if args.no_kernel:
+        if args.engine != "duckdb":
+            raise SqlgptError("--no-kernel is for the duckdb engine, whose dot products it chooses")
+        options["vector_kernel"] = False
     return load(args.model, engine=args.engine, **options)
 
 
@@ -526,6 +533,8 @@ def cmd_sql(args: argparse.Namespace) -> None:
         engine = gpt.engine
         print(f"-- sqlgpt: {gpt.name} ({gpt.config.n_params / 1e6:.1f}M parameters) on {engine.name}; "
               f"weights in schema {engine.schema}")
+        for note in engine.dialect.header_notes():
+            print(f"-- {note}")
         print("-- $1 is the step's first new position; the token ids arrive as bound parameters.\n")
         for title, statements in engine.describe():
             print(f"-- ===== {title} =====\n")

@@ -1,4 +1,5 @@
 -- sqlgpt: tiny (0.0M parameters) on duckdb; weights in schema m_<schema>
+-- dot products: DuckDB's list_dot_product (sqlgpt's vdot kernel is off)
 -- $1 is the step's first new position; the token ids arrive as bound parameters.
 
 -- ===== the logits of every new position =====

@@ -8,6 +8,8 @@
 --     sqlgpt next x --model <model-dir> --engine duckdb -d DATABASE
 -- Token ids and text are exactly sqlgpt's, except:
 -- * A NUL character in the generated text is printed as U+FFFD: no database's text holds NUL.
+-- * Dot products are DuckDB's list_dot_product, one running sum, where sqlgpt loads its vdot
+--   kernel, 32 sums: logits can differ in float32's last bits, and so a greedy pick at a near-tie.
 
 -- ===== the model must be installed =====
 CREATE TEMP TABLE model_check AS SELECT CASE WHEN (SELECT count(*) FROM sqlgpt_models WHERE schema_name = 'm_<schema>' AND format_version = 2) = 1 THEN 1 ELSE error('model m_<schema> is not installed in this database (in this layout): see the header of this script') END AS ok;

@@ -8,6 +8,8 @@
 --     sqlgpt next x --model <model-dir> --engine duckdb -d DATABASE
 -- Token ids and text are exactly sqlgpt's, except:
 -- * A NUL character in the generated text is printed as U+FFFD: no database's text holds NUL.
+-- * Dot products are DuckDB's list_dot_product, one running sum, where sqlgpt loads its vdot
+--   kernel, 32 sums: logits can differ in float32's last bits, and so a greedy pick at a near-tie.
 -- * Softmax and cumulative sums add up in the database's order, not NumPy's: a different token
 --   only where a draw falls within rounding error (~1e-15) of a bucket's edge.
 

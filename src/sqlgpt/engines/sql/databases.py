@@ -30,7 +30,8 @@ class Database:
 
 
 DATABASES = {
-    "duckdb": Database("duckdb", "DuckDBDialect", "DuckDBDriver"),
+    "duckdb": Database("duckdb", "DuckDBDialect", "DuckDBDriver",
+                       options=frozenset({"vector_kernel"})),  # sqlgpt's vdot kernel: None (where it loads), True, False
     "postgres": Database("postgres", "PostgresDialect", "PostgresDriver", options=frozenset({"pgvector"}),
                          database_alias="dsn"),  # a connection string
     "spark": Database("spark", "SparkDialect", "SparkDriver",
@@ -52,7 +53,8 @@ def driver_class(name: str) -> type[Driver]:
 
 
 def get_dialect(name: str, **options: Any) -> Dialect:
-    """The dialect called `name`; `options` go to its constructor (PostgreSQL: pgvector=)."""
+    """The dialect called `name`; `options` go to its constructor (PostgreSQL: pgvector=;
+    DuckDB: vector_kernel=)."""
     return dialect_class(name)(**options)
 
 

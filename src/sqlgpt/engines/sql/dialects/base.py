@@ -65,6 +65,11 @@ class Dialect:
         """`subquery` in parentheses, kept from being merged into the query around it."""
         return f"({subquery})"
 
+    def header_notes(self) -> list[str]:
+        """Lines for the header of `sqlgpt sql`'s listing on what this database's SQL uses
+        beyond the database itself (DuckDB: sqlgpt's vdot kernel or list_dot_product)."""
+        return []
+
     # -- vector primitives (the vector layout) -------------------------------------------------
 
     def dot(self, a: str, b: str) -> str:

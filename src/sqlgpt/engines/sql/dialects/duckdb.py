@@ -21,10 +21,25 @@ from .pretokenize import class_body, gpt2_pattern, unicode_classes
 class DuckDBDialect(Dialect):
     name = "duckdb"
 
+    def __init__(self, vector_kernel: bool | None = None) -> None:
+        """vector_kernel: True requires sqlgpt's vdot kernel (`../kernel.py`), False never uses
+        it, None (default) uses it where it builds and loads. The driver settles which when it
+        first connects, in `self.kernel`; until then, and in the standalone script, whose shell
+        has no kernel, dot products are list_dot_product."""
+        self.wanted = vector_kernel
+        self.kernel = False
+
     # -- vector primitives ---------------------------------------------------------------------
 
     def dot(self, a: str, b: str) -> str:
-        return f"list_dot_product({a}, {b})"
+        # vdot: the same products in 32 running sums (csrc/vdot.c), equal within float32 rounding.
+        return f"vdot({a}, {b})" if self.kernel else f"list_dot_product({a}, {b})"
+
+    def header_notes(self) -> list[str]:
+        if self.kernel:
+            return ["dot products: vdot, sqlgpt's vector kernel (C, loaded on sqlgpt's own connections only; "
+                    "list_dot_product computes the same, more slowly)"]
+        return ["dot products: DuckDB's list_dot_product (sqlgpt's vdot kernel is off)"]
 
     def collect(self, expr: str, order_by: str) -> str:
         return f"list({expr} ORDER BY {order_by})"
@@ -90,6 +105,17 @@ class DuckDBDialect(Dialect):
     def temp_table_names_sql(self) -> str:
         return "SELECT table_name FROM duckdb_tables() WHERE temporary ORDER BY table_name"
 
+    # -- sqlgpt's vector kernel (run by the driver) ---------------------------------------------
+
+    # The DuckDB version and platform the kernel is built for (`../kernel.py`).
+    kernel_target_sql = "SELECT v.library_version, p.platform FROM pragma_version() v, pragma_platform() p"
+    kernel_check_sql = "SELECT vdot([1, 2, 3]::FLOAT[], [4, 5, 6]::FLOAT[])"  # 32 where it loaded
+
+    def load_extension_sql(self, path: str) -> str:
+        """Load the extension file at `path` (a connection opened with allow_unsigned_extensions)."""
+        quoted = path.replace("'", "''")
+        return f"LOAD '{quoted}'"
+
     # -- installs ------------------------------------------------------------------------------
 
     def before_install_sql(self) -> list[str]:
@@ -102,6 +128,9 @@ class DuckDBDialect(Dialect):
     # -- the standalone script -----------------------------------------------------------------
 
     run_hint = "duckdb -bail -list -noheader DATABASE < script.sql"
+    script_differences = ("Dot products are DuckDB's list_dot_product, one running sum, where sqlgpt loads its vdot "
+                          "kernel, 32 sums: logits can differ in float32's last bits, and so a greedy pick at a "
+                          "near-tie.",)
 
     def half(self, n: str) -> str:
         return f"({n}) // 2"  # `/` divides as floats in DuckDB
