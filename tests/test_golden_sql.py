@@ -21,6 +21,8 @@ and compares it, byte for byte after `normalize`, with the committed file:
 plus the files above for "postgres-nopgvector": PostgreSQL's real[] form, compiled for a
 server without pgvector. It is built from the dialect alone, with no database: installing
 that layout in the shared test server would replace the pgvector install other tests use.
+Likewise "spark-lambdas": Spark's SQL where it has no vector functions (before 4.2), its
+dot products lambdas.
 
 A mismatch fails with a unified diff. When a change of the SQL is intended, refresh with
 
@@ -68,8 +70,12 @@ class GoldenRefreshed(UserWarning):
     """A golden file was rewritten (SQLGPT_REFRESH_GOLDEN=1)."""
 
 
-ENGINES = ("duckdb", "postgres", "postgres-nopgvector", "sqlite", "spark")
-VECTOR_ENGINES = ("duckdb", "postgres", "postgres-nopgvector", "spark")  # batched steps
+ENGINES = ("duckdb", "postgres", "postgres-nopgvector", "sqlite", "spark", "spark-lambdas")
+VECTOR_ENGINES = ("duckdb", "postgres", "postgres-nopgvector", "spark", "spark-lambdas")  # batched steps
+# Compiled from the dialect alone, with no database (see the module docstring): the options
+# their drivers would settle on for a server without pgvector, a Spark older than 4.2.
+COMPILED = {"postgres-nopgvector": ("postgres", {"pgvector": False}),
+            "spark-lambdas": ("spark", {"vector_functions": False})}
 SCRIPT_DIALECTS = ("duckdb", "postgres", "sqlite")
 PROMPT, NEW_TOKENS, TEMPERATURE, SEED = "the cat", 5, 0.8, 1234
 TOP_K = 5  # GPT.explain's and `sqlgpt next`'s default
@@ -140,6 +146,7 @@ def listing(gpt, sections: list[tuple[str, list[Statement]]]) -> str:
     engine = gpt.engine
     lines = [f"-- sqlgpt: {gpt.name} ({gpt.config.n_params / 1e6:.1f}M parameters) on {engine.name}; "
              f"weights in schema {engine.schema}",
+             *([f"-- {engine.dialect.describe()}"] if engine.dialect.describe() is not None else []),
              "-- $1 is the step's first new position; the token ids arrive as bound parameters.\n"]
     for title, statements in sections:
         lines.append(f"-- ===== {title} =====\n")
@@ -178,8 +185,8 @@ def loaded(request, model_dir, databases):
 
     def get(engine: str):
         if engine not in gpts:
-            if engine == "postgres-nopgvector":
-                gpts[engine] = _without_pgvector(model_dir)
+            if engine in COMPILED:
+                gpts[engine] = _compiled(model_dir, *COMPILED[engine])
             elif engine == "postgres":
                 gpts[engine] = sqlgpt.load(model_dir, engine=engine, database=request.getfixturevalue("pg_dsn"),
                                            progress=False)
@@ -197,14 +204,14 @@ def loaded(request, model_dir, databases):
             gpt.close()
 
 
-def _without_pgvector(model_dir: Path) -> SimpleNamespace:
-    """What a loaded GPT on a server without pgvector offers these tests, compiled as
-    SqlEngine compiles it (PostgresDialect(pgvector=False) is what the driver's `open` settles on there),
-    with no database at all: see the module docstring."""
+def _compiled(model_dir: Path, name: str, options: dict) -> SimpleNamespace:
+    """What a loaded GPT offers these tests where the driver's `open` would settle the dialect
+    on `options` (PostgreSQL without pgvector, Spark without vector functions), compiled as
+    SqlEngine compiles it, with no database at all: see the module docstring."""
     checkpoint = open_checkpoint(model_dir)
-    dialect = get_dialect("postgres", pgvector=False)
+    dialect = get_dialect(name, **options)
     plan = Plan(checkpoint.config, dialect, model_schema(model_dir))
-    engine = SimpleNamespace(name="postgres", config=checkpoint.config, dialect=dialect, schema=plan.w,
+    engine = SimpleNamespace(name=name, config=checkpoint.config, dialect=dialect, schema=plan.w,
                              plan=plan, step=plan.step())
     engine.describe = lambda: SqlEngine.describe(engine)  # what a loaded engine's describe() gives
     return SimpleNamespace(name=checkpoint.name, config=checkpoint.config, engine=engine, tokenizer=checkpoint.tokenizer)

@@ -457,6 +457,8 @@ def cmd_sql(args: argparse.Namespace) -> None:
         engine = gpt.engine
         print(f"-- sqlgpt: {gpt.name} ({gpt.config.n_params / 1e6:.1f}M parameters) on {engine.name}; "
               f"weights in schema {engine.schema}")
+        if engine.dialect.describe() is not None:  # how it computes, where the database chose (Spark)
+            print(f"-- {engine.dialect.describe()}")
         print("-- $1 is the step's first new position; the token ids arrive as bound parameters.\n")
         for title, statements in engine.describe():
             print(f"-- ===== {title} =====\n")

@@ -44,6 +44,11 @@ class Dialect:
     commit_sql = "COMMIT"
     rollback_sql = "ROLLBACK"
 
+    def describe(self) -> str | None:
+        """A line saying how this dialect computes, where it chose among ways (what `sqlgpt
+        sql`'s header says), or None."""
+        return None
+
     def qualify(self, schema: str, table: str) -> str:
         """The name of `table` in `schema`."""
         return f"{schema}.{table}"
@@ -115,6 +120,45 @@ class Dialect:
 
     def vector_var(self, vector: str) -> str:
         """The population variance of a vector's elements."""
+        raise NotImplementedError
+
+    # -- the matrix layout's primitives (a matrix as one value, an array of rows: matrix.py) ------
+
+    matrix_type: str | None = None  # an array of float32 vectors, where the database has one
+
+    def map_indexed(self, vector: str, fn: Callable[[str, str], str]) -> str:
+        """`fn(element, index)` (index counted from 0) of every element of `vector`, an array
+        (of numbers, or of arrays: a matrix's rows), as an array."""
+        raise NotImplementedError
+
+    def sub_vector(self, vector: str, start: str, length: int | str) -> str:
+        """The `length` elements of `vector` from element `start` (counted from 0) on."""
+        raise NotImplementedError
+
+    def vector_max(self, vector: str) -> str:
+        """The largest element of a vector."""
+        raise NotImplementedError
+
+    def vector_sum(self, vector: str) -> str:
+        """The sum of a vector's elements, in double precision."""
+        raise NotImplementedError
+
+    def transpose(self, rows: str, n: int) -> str:
+        """The array of vectors `rows` (each of `n` elements) transposed: n vectors, the i-th
+        holding element i of every row, in order."""
+        raise NotImplementedError
+
+    def split_vector(self, vector: str, n: int, size: int) -> str:
+        """`vector` cut into `n` consecutive vectors of `size` elements, as an array of them."""
+        raise NotImplementedError
+
+    def unnest_indexed(self, array: str, index: str, value: str) -> str:
+        """A select-list item making a row of each element of `array`: columns `index` (its
+        position, from 0) and `value`."""
+        raise NotImplementedError
+
+    def collect_concat(self, expr: str, order_by: str) -> str:
+        """The aggregate concatenating the vectors `expr` of a group's rows, ordered by `order_by`."""
         raise NotImplementedError
 
     def range_rows(self, n: int, column: str, alias: str = "r") -> str:
@@ -220,8 +264,8 @@ class Dialect:
         return ", ".join(f"{name} {self.sql_type(kind)}" for name, kind in columns)
 
     def sql_type(self, kind: str) -> str:
-        """The column type for a layout kind: 'int', 'float' or 'vector'."""
-        return {"int": "INTEGER", "float": self.float_type, "vector": self.vector_type}[kind]
+        """The column type for a layout kind: 'int', 'float', 'vector' or 'matrix'."""
+        return {"int": "INTEGER", "float": self.float_type, "vector": self.vector_type, "matrix": self.matrix_type}[kind]
 
     def before_install_sql(self) -> list[str]:
         """Settings for writing weights (run before the install transaction)."""

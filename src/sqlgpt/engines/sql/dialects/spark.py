@@ -21,19 +21,54 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ....errors import SqlgptError
 from .base import Dialect
 
 
 class SparkDialect(Dialect):
     name = "spark"
-    vector_type = "ARRAY<FLOAT>"  # weights; activations are ARRAY<DOUBLE> (see temp_table_def)
+    vector_type = "ARRAY<FLOAT>"  # weights; activations too with vector functions, else ARRAY<DOUBLE>
     float_type = "FLOAT"
     placeholder = "?"
     transposed_values = "view"
+    vector_functions_since = "4.2.0"  # the Spark that brought vector_inner_product and its friends
+    probe_function = "vector_inner_product"  # whose presence says a Spark has them
+
+    matrix_type = "ARRAY<ARRAY<FLOAT>>"
+    _LAYOUTS = ("matrix", "vector")
+
+    def __init__(self, vector_functions: bool | None = None, layout: str = "matrix") -> None:
+        """vector_functions: True requires Spark's own (`vector_inner_product`, Spark 4.2+),
+        False never uses them (the lambdas older Spark runs), None (default) uses them where
+        the Spark has them. The driver settles which when it opens, in `self.vector_functions`.
+        layout: "matrix" (a weight matrix is one value, an array of rows: `layouts/matrix.py`)
+        or "vector" (a row per output unit, as DuckDB's; how Spark ran before, kept to measure
+        against). Installs of one are not the other's."""
+        if layout not in self._LAYOUTS:
+            raise SqlgptError(f"layout must be one of {', '.join(self._LAYOUTS)}, got {layout!r}")
+        self.wanted = vector_functions
+        self.vector_functions = vector_functions is not False
+        self.layout = layout
+
+    @property
+    def _activation_type(self) -> str:
+        """The element type of the activations' vectors: FLOAT, as `vector_inner_product`
+        takes them (it sums in double), or DOUBLE for the lambdas."""
+        return "FLOAT" if self.vector_functions else "DOUBLE"
+
+    def describe(self) -> str:
+        how = ("Spark's vector_inner_product" if self.vector_functions else
+               f"aggregate(zip_with(...)) lambdas (Spark's vector functions came in {self.vector_functions_since})")
+        layout = ("a weight matrix is one ARRAY<ARRAY<FLOAT>> value" if self.layout == "matrix" else
+                  "a weight matrix is a row per output unit")
+        return f"dot products: {how}; {layout}; activations ARRAY<{self._activation_type}>"
 
     # -- vector primitives ---------------------------------------------------------------------
 
     def dot(self, a: str, b: str) -> str:
+        if self.vector_functions:
+            # Both float arrays; the products are summed in double, the result a float.
+            return f"vector_inner_product({a}, {b})"
         # Lambda variables get names no column has: they would shadow table aliases.
         return f"aggregate(zip_with({a}, {b}, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_)"
 
@@ -45,7 +80,7 @@ class SparkDialect(Dialect):
         return self.collect(f"{expr} + {vector}[{index}]", index)  # Spark's [] counts from 0
 
     def to_float(self, expr: str) -> str:
-        return f"CAST({expr} AS DOUBLE)"  # activations stay double: see the module docstring
+        return f"CAST({expr} AS {self._activation_type})"  # see the module docstring
 
     def int_div(self, a: str, b: int) -> str:
         return f"CAST({a} DIV {b} AS INT)"  # DIV gives BIGINT, which an INT column refuses
@@ -64,12 +99,42 @@ class SparkDialect(Dialect):
         return f"transform({first}, (v_, i_) -> {fn('v_', *(f'{v}[i_]' for v in rest))})"
 
     def vector_mean(self, vector: str) -> str:
-        return f"(aggregate({vector}, 0D, (s_, e_) -> s_ + e_) / size({vector}))"
+        total = self.vector_sum(vector) if self.vector_functions else f"aggregate({vector}, 0D, (s_, e_) -> s_ + e_)"
+        return f"({total} / size({vector}))"
 
     def vector_var(self, vector: str) -> str:
         # E[x²] - E[x]², in double: one pass, and no aggregate nested in a lambda (which
         # Spark would recompute for every element).
-        return f"(aggregate({vector}, 0D, (s_, e_) -> s_ + e_ * e_) / size({vector}) - pow({self.vector_mean(vector)}, 2))"
+        squares = self.dot(vector, vector) if self.vector_functions else f"aggregate({vector}, 0D, (s_, e_) -> s_ + e_ * e_)"
+        return f"({squares} / size({vector}) - pow({self.vector_mean(vector)}, 2))"
+
+    # -- the matrix layout's primitives --------------------------------------------------------
+
+    def map_indexed(self, vector: str, fn: Callable[[str, str], str]) -> str:
+        return f"transform({vector}, (u_, n_) -> {fn('u_', 'n_')})"
+
+    def sub_vector(self, vector: str, start: str, length: int | str) -> str:
+        return f"slice({vector}, {start} + 1, {length})"
+
+    def vector_max(self, vector: str) -> str:
+        return f"array_max({vector})"
+
+    def vector_sum(self, vector: str) -> str:
+        if self.vector_functions:  # a float vector · ones, summed in double: no lambda call per element
+            return f"vector_inner_product({vector}, array_repeat(CAST(1 AS FLOAT), size({vector})))"
+        return f"aggregate({vector}, 0D, (s_, e_) -> s_ + e_)"
+
+    def transpose(self, rows: str, n: int) -> str:
+        return f"transform(sequence(0, {n - 1}), c_ -> transform({rows}, t_ -> t_[c_]))"
+
+    def split_vector(self, vector: str, n: int, size: int) -> str:
+        return f"transform(sequence(0, {n - 1}), k_ -> slice({vector}, k_ * {size} + 1, {size}))"
+
+    def unnest_indexed(self, array: str, index: str, value: str) -> str:
+        return f"posexplode({array}) AS ({index}, {value})"
+
+    def collect_concat(self, expr: str, order_by: str) -> str:
+        return f"flatten({self.collect(expr, order_by)})"
 
     def range_rows(self, n: int, column: str, alias: str = "r") -> str:
         return f"(SELECT CAST(id AS INT) AS {column} FROM range({n})) {alias}"
@@ -84,7 +149,7 @@ class SparkDialect(Dialect):
 
     def temp_table_def(self, name: str, columns: list[tuple[str, str]], key: list[str] | None = None) -> str:
         # In the session's private database (see the driver); activations in double precision.
-        types = {"int": "INT", "float": "DOUBLE", "vector": "ARRAY<DOUBLE>"}
+        types = {"int": "INT", "float": "DOUBLE", "vector": f"ARRAY<{self._activation_type}>"}
         return f"CREATE TABLE {name} ({', '.join(f'{c} {types[k]}' for c, k in columns)}) USING parquet"
 
     def temp_table_as(self, name: str, select: str) -> str:

@@ -77,8 +77,28 @@ class SparkDriver(Driver):
         """`database` is a master URL, or a SparkSession to use as it is."""
         _quiet_query_loggers()
         if isinstance(database, str):
-            return SparkConnection(self.dialect, *_acquire(database))
-        return SparkConnection(self.dialect, database, owned=False)
+            conn = SparkConnection(self.dialect, *_acquire(database))
+        else:
+            conn = SparkConnection(self.dialect, database, owned=False)
+        try:
+            self._settle_vector_functions(conn.spark)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _settle_vector_functions(self, spark: Any) -> None:
+        """Whether the dialect uses Spark's vector functions (`dialect.vector_functions`): where
+        they exist (Spark 4.2+), unless the caller said otherwise; once, when the engine opens."""
+        dialect = self.dialect
+        if dialect.wanted is False:
+            dialect.vector_functions = False
+            return
+        found = spark.catalog.functionExists(dialect.probe_function)
+        if dialect.wanted and not found:
+            raise SqlgptError(f"vector_functions=True, but Spark {spark.version} has no {dialect.probe_function} "
+                              f"(Spark {dialect.vector_functions_since} brought it)")
+        dialect.vector_functions = found
 
     def cursor(self, conn: Any, database: Any) -> SparkConnection:
         return conn.private_session()
@@ -124,16 +144,23 @@ class SparkDriver(Driver):
         conn.on_rollback(self.dialect.drop_schema_sql(schema))
 
     def insert_columns(self, conn: Any, schema: str, table: str, columns: dict[str, np.ndarray]) -> None:
-        """Through Arrow: a 2-D array becomes an ARRAY<FLOAT> column, one row per row."""
+        """Through Arrow: a 2-D array becomes an ARRAY<FLOAT> column, one row per row; a 3-D
+        one, or a list of 2-D arrays of one width, an ARRAY<ARRAY<FLOAT>> column (a matrix per row)."""
         import pyarrow as pa
 
         arrays = {}
         for name, values in columns.items():
+            if isinstance(values, list):  # matrices with different numbers of rows
+                offsets = np.cumsum([0] + [len(v) for v in values], dtype=np.int32)
+                rows = np.ascontiguousarray(np.concatenate(values))
+                arrays[name] = pa.ListArray.from_arrays(pa.array(offsets), pa.FixedSizeListArray.from_arrays(
+                    pa.array(rows.reshape(-1)), rows.shape[1]))
+                continue
             values = np.ascontiguousarray(values)
-            if values.ndim == 2:
-                arrays[name] = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), values.shape[1])
-            else:
-                arrays[name] = pa.array(values)
+            array = pa.array(values.reshape(-1))
+            for size in reversed(values.shape[1:]):  # innermost first
+                array = pa.FixedSizeListArray.from_arrays(array, size)
+            arrays[name] = array
         frame = conn.spark.createDataFrame(pa.table(arrays))
         # As many files as Spark has cores, so that scanning the weights keeps them all busy.
         frame.repartition(conn.spark.sparkContext.defaultParallelism).createOrReplaceTempView(BATCH_VIEW)
