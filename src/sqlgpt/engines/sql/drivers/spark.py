@@ -200,8 +200,12 @@ class SparkDriver(Driver):
     # -- session tables ------------------------------------------------------------------------
 
     def batch_settings(self, cursor: Any) -> None:
-        # A batch's step shuffles many rows: spread them over the cores again (see private_session).
-        cursor.spark.conf.set("spark.sql.shuffle.partitions", str(4 * cursor.spark.sparkContext.defaultParallelism))
+        # A batch's step shuffles many rows: spread them over the cores again (see private_session),
+        # and keep them spread however few bytes they are (adaptive execution would join a small
+        # shuffle's partitions into one, and one core would compute the MLP of every position).
+        conf = cursor.spark.conf
+        conf.set("spark.sql.shuffle.partitions", str(4 * cursor.spark.sparkContext.defaultParallelism))
+        conf.set("spark.sql.adaptive.coalescePartitions.minPartitionSize", "1")
 
     def insert_rows(self, cursor: Any, table: str, columns: list[list[int]]) -> None:
         # Through Arrow: array parameters of thousands of elements take Spark's parser minutes.
