@@ -19,7 +19,6 @@ import torch
 from sqlgpt.checkpoint import Checkpoint, expected_shapes
 from sqlgpt.config import GPTConfig, Llama3RopeScaling
 from sqlgpt.engines.numpy import NumpyEngine
-from sqlgpt.errors import SqlgptError
 from sqlgpt.family import GPT2, LLAMA
 from sqlgpt.rotary import cos_sin, inverse_frequencies
 

@@ -8,14 +8,18 @@ position, read as a prompt and then token by token through the KV cache, within 
 transformers; greedy decoding token for token as transformers' argmax; sampled text the
 same on every engine for one seed; the loss `score` reports equal to transformers' on the
 same ids; the batched table work (`nll_many`, `top_many`) equal to the one-by-one path;
-explain in SQL equal to NumPy's. The standalone script, which writes GPT-2's BPE in SQL,
-refuses these tokenizers in one line.
+explain in SQL equal to NumPy's; `score_table`, `next_table` and the commands equal to the
+NumPy engine's.
+The standalone script, which writes GPT-2's BPE in SQL, refuses these tokenizers in one line,
+and runs a Llama whose vocabulary is GPT-2's kind.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pytest
 import torch
@@ -27,7 +31,7 @@ from sqlgpt.engines.sql.script import build_script
 from sqlgpt.explain import Explanation
 from sqlgpt.tokenizer import Tokenizer
 
-from .conftest import LLAMA3_ROPE_SCALING, make_llama_checkpoint, write_hf_tokenizer
+from .conftest import LLAMA3_ROPE_SCALING, make_llama_checkpoint, write_byte_bpe, write_hf_tokenizer
 
 TOLERANCE = 1e-4
 MODELS = {
@@ -192,7 +196,97 @@ def test_explain_in_sql_is_numpys(model, engine, loaded):
         assert np.allclose([c.value for c in a], [c.value for c in b], atol=1e-5)
 
 
+@pytest.mark.parametrize("engine", ["duckdb", "sqlite"])
+def test_the_standalone_script_runs_the_family_with_a_gpt2_vocabulary(engine, tmp_path):
+    """The script's forward pass is the plan's, so a Llama whose tokenizer is GPT-2's kind
+    (vocab.json, merges.txt) runs in it: greedy and sampled text as the NumPy engine's."""
+    eot = write_byte_bpe(tmp_path)
+    make_llama_checkpoint(tmp_path, **MODELS["llama3"], vocab_size=eot + 1, bos_token_id=eot, eos_token_id=eot)
+    reference = sqlgpt.load(tmp_path, engine="numpy")
+    database = str(tmp_path / f"m.{engine}")
+    sqlgpt.load(tmp_path, engine=engine, database=database, progress=False).close()
+    for prompt, temperature, seed in [(PROMPT, 0.0, None), ("Speak", 1.3, 5)]:
+        expected = reference.generate(prompt, max_new_tokens=8, temperature=temperature, seed=seed)
+        script = build_script(Checkpoint(tmp_path), engine, prompt, 8, temperature=temperature, seed=seed)
+        if engine == "duckdb":
+            with duckdb.connect(database) as conn:
+                got = conn.execute(script).fetchone()[0]
+        else:  # as a program would: executescript, which returns no rows, then the last query
+            body, query = script.rsplit("-- ===== the generated text =====", 1)
+            with sqlite3.connect(database) as conn:
+                conn.executescript(body)
+                got = conn.execute(query).fetchone()[0]
+        assert len(expected) >= 4 and got == expected
+
+
 def test_the_standalone_script_refuses_these_tokenizers(model_dirs):
     with pytest.raises(SqlgptError, match="sqlgpt generate") as info:
         build_script(Checkpoint(model_dirs("llama3")), "duckdb", "hello", 3)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "sqlite"])
+def test_table_work_is_the_numpy_engines(engine, model_dirs, loaded, tmp_path):
+    """`score_table` and `next_table` on a Llama: each row's loss and next tokens as the NumPy
+    engine's `score` and logits give them (which the tests above hold to
+    transformers), a row longer than the context window included."""
+    reference = loaded("llama3", "numpy")
+    rows = [PROMPT, "Speak, speak.", "", None, "We are accounted poor citizens " * 4]
+    assert len(reference.prompt_ids(rows[-1])) > reference.config.block_size
+    database = tmp_path / f"docs.{engine}"
+    connect = (lambda: duckdb.connect(str(database))) if engine == "duckdb" else (lambda: sqlite3.connect(database))
+    conn = connect()
+    conn.execute("CREATE TABLE docs (id INTEGER, body TEXT)")
+    conn.executemany("INSERT INTO docs VALUES (?, ?)", list(enumerate(rows)))
+    conn.commit()
+    conn.close()
+    with sqlgpt.load(model_dirs("llama3"), engine=engine, database=str(database), progress=False) as gpt:
+        gpt.score_table("docs", "body", key="id")
+        gpt.next_table("docs", "body", key="id", k=3)
+    conn = connect()
+    scores = {row[0]: row[1:] for row in conn.execute("SELECT id, tokens, loss FROM sqlgpt_scores").fetchall()}
+    ranked = conn.execute("SELECT id, token, probability FROM sqlgpt_next ORDER BY id, rank").fetchall()
+    conn.close()
+    for i, text in enumerate(rows):
+        if text is None:
+            assert not [r for r in ranked if r[0] == i]
+            continue
+        ids = reference.prompt_ids(text)
+        window = reference.config.block_size
+        if len(ids) > window:  # the last window, after the beginning-of-text token
+            ids = ids[:1] + ids[len(ids) - window + 1 :]
+        logits = reference.logits(ids)[-1, : reference.tokenizer.vocab_size].astype(np.float64)  # [V]
+        probs = np.exp(logits - logits.max())
+        probs /= probs.sum()
+        expected = np.argsort(-probs, kind="stable")[:3]
+        mine = [(token, p) for j, token, p in ranked if j == i]
+        assert [token for token, _ in mine] == expected.tolist()
+        assert np.allclose([p for _, p in mine], probs[expected], atol=1e-6)
+        if text:
+            score = reference.score(text)
+            assert scores[i][0] == score.n_tokens and abs(scores[i][1] - score.loss) <= 1e-5
+
+
+def test_the_commands_take_these_models(model_dirs, loaded, tmp_path, capsys):
+    """`sqlgpt next / generate / score / choose / tokenize` on a Qwen2 directory (tokenizer.json,
+    biases, tied) on DuckDB print what the API gives on the NumPy engine."""
+    from sqlgpt.cli import main
+
+    directory, reference = str(model_dirs("qwen2")), loaded("qwen2", "numpy")
+    common = ["--model", directory, "--engine", "duckdb", "--database", str(tmp_path / "m.duckdb")]
+
+    def run(*argv: str) -> str:
+        assert main([*argv, *(common if argv[0] != "tokenize" else common[:2])]) == 0
+        return capsys.readouterr().out
+
+    lines = run("next", PROMPT, "-k", "3").splitlines()
+    expected = reference.next_token_probs(PROMPT, k=3)
+    assert [float(line.split()[-1]) for line in lines[1:]] == pytest.approx([p for _, p in expected], abs=1e-6)
+    assert run("generate", PROMPT, "-n", "8", "--seed", "3") == reference.generate(PROMPT, max_new_tokens=8, seed=3) + "\n"
+    text = tmp_path / "text.txt"
+    text.write_text("Speak, speak. We are accounted poor citizens.", encoding="utf-8")
+    assert f"{reference.score(text.read_text(encoding='utf-8')).loss:.4f}" in run("score", str(text))
+    rows = run("choose", "First Citizen:", " we", " speak", " poor").splitlines()[1:]
+    assert rows[reference.choose("First Citizen:", [" we", " speak", " poor"]).index].startswith("*")
+    ids = reference.tokenizer.encode(PROMPT)
+    assert [int(line.split()[0]) for line in run("tokenize", PROMPT).splitlines()[2:]] == ids

@@ -162,7 +162,7 @@ def run(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedPro
 
 def test_the_readme_has_what_this_test_runs():
     blocks = command_blocks()
-    assert len(blocks) >= 9 and len(python_blocks()) == 2
+    assert len(blocks) >= 9 and len(python_blocks()) == 3
     assert sum(len(block) for block in blocks) >= 25
 
 

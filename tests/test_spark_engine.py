@@ -227,7 +227,7 @@ def test_a_thousand_rows_scored_in_one_batch_agree_with_score(gpt, spark_session
 
     # Short rows (one to three words) keep the test's time in check; one row needs two windows.
     rows = [" ".join(text.split()[:3]) for text in texts(997, seed=3)] + [None, "", " ".join(texts(12, seed=4))]
-    spark_session.createDataFrame(list(enumerate(rows)), "id INT, body STRING").write.saveAsTable("docs")
+    spark_session.createDataFrame(list(enumerate(rows)), "id INT, body STRING").write.mode("overwrite").saveAsTable("docs")
     try:
         summary = gpt.score_table("docs", "body", key="id", into="docs_scores")
         got = {r["id"]: (r["tokens"], r["loss"]) for r in spark_session.table("docs_scores").collect()}
@@ -248,7 +248,7 @@ def test_next_tokens_of_every_row_in_one_batch(gpt, spark_session, tiny_dir):
     from .test_batch import texts
 
     rows = texts(8, seed=5) + ["", None, "x " * 100]  # empty: <|endoftext|>; long: its last window
-    spark_session.createDataFrame(list(enumerate(rows)), "id INT, body STRING").write.saveAsTable("docs")
+    spark_session.createDataFrame(list(enumerate(rows)), "id INT, body STRING").write.mode("overwrite").saveAsTable("docs")
     try:
         assert gpt.next_table("docs", "body", key="id", k=3, into="docs_next") == "docs_next"
         got = sorted(tuple(r) for r in spark_session.sql("SELECT id, rank, piece, probability FROM docs_next").collect())

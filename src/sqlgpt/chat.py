@@ -27,7 +27,7 @@ import numpy as np
 from .config import GPTConfig
 from .engines.base import Engine, Session
 from .errors import SqlgptError
-from .sampling import SamplingParams, sample
+from .sampling import SamplingParams, random_generator, sample
 from .tokenizer import Tokenizer
 
 ROLES = ("system", "user", "assistant")
@@ -102,6 +102,16 @@ def _message(message: Mapping[str, str]) -> dict[str, str]:
     return {"role": message["role"], "content": message["content"]}
 
 
+def template_ids(tokenizer: Tokenizer, messages: Sequence[Mapping[str, str]]) -> list[int]:
+    """The ids of `messages` rendered with the tokenizer's chat template and the generation
+    prompt (the model's turn next)."""
+    t = tokenizer
+    specials = {name: t.decode([i]) for name, i in (("bos_token", t.bos_id), ("eos_token", (t.eos_ids or (None,))[0]))
+                if i is not None}
+    text = render(t.chat_template, messages, add_generation_prompt=True, special_tokens=specials)
+    return t.encode(text, allowed_special="all")  # the template writes the special tokens as text
+
+
 class Conversation:
     """Messages and one engine session whose KV cache holds what the model has read of them.
     Use as a context manager (or call `close`) to end the session."""
@@ -119,11 +129,7 @@ class Conversation:
 
     def prompt_ids(self) -> list[int]:
         """The ids of the conversation so far, rendered with the generation prompt."""
-        t = self.gpt.tokenizer
-        specials = {name: t.decode([i]) for name, i in (("bos_token", t.bos_id), ("eos_token", (t.eos_ids or (None,))[0]))
-                    if i is not None}
-        text = render(self.template, self.messages, add_generation_prompt=True, special_tokens=specials)
-        return t.encode(text, allowed_special="all")  # the template writes the special tokens as text
+        return template_ids(self.gpt.tokenizer, self.messages)
 
     def send(self, content: str, *, max_new_tokens: int = 256, temperature: float = 0.7, top_k: int | None = None,
              top_p: float | None = None, seed: int | None = None) -> Iterator[str]:
@@ -136,7 +142,7 @@ class Conversation:
             self.messages.pop()
             raise SqlgptError(f"the conversation has outgrown the model's context window ({len(ids)} tokens of "
                               f"{self.gpt.config.block_size}): start a new one")
-        params, rng = SamplingParams(temperature, top_k, top_p), np.random.default_rng(seed)
+        params, rng = SamplingParams(temperature, top_k, top_p), random_generator(seed)
         logits = self._read(ids)  # [V]
         ends, vocab, limit = set(self.gpt.tokenizer.eos_ids), self.gpt.tokenizer.vocab_size, min(max_new_tokens, room)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")

@@ -40,6 +40,7 @@ examples: (with the bundled Shakespeare model unless --model says otherwise)
   sqlgpt generate "Once upon a time" -n 40 --temperature 0.8 --top-p 0.95 --seed 1 --model gpt2
   sqlgpt tokenize "Hello, world!"
   sqlgpt choose "The capital of France is" " Paris" " London" " Rome"
+  sqlgpt eval mmlu-test.csv --dev mmlu-dev.csv --shots 5 --model gpt2   # a benchmark's accuracy (sqlgpt eval --help)
   sqlgpt chat --model HuggingFaceTB/SmolLM2-135M-Instruct --system "Be brief."   # an instruct model
   sqlgpt sql | less                                    # the SQL of one forward step
   sqlgpt sql --keep "Hello" -d gpt.duckdb              # ...and keep its tables to query
@@ -52,6 +53,8 @@ examples: (with the bundled Shakespeare model unless --model says otherwise)
   sqlgpt score input.txt --split val --model my-gpt    # its loss on the held-out last 10%
   sqlgpt score --table reviews --column body --key id -d data.duckdb   # every row, in the database
   sqlgpt next --table reviews --column body --key id -k 3 -d data.duckdb
+  sqlgpt index --table docs --column body --key id -d data.duckdb       # BM25 tables beside docs
+  sqlgpt ask "Who speaks of the king?" --table docs --column body --key id -d data.duckdb
 
 models: "shakespeare" (the default: a 7.8M-parameter GPT trained on Shakespeare, inside the
 package, no network needed), a Hugging Face hub id such as "gpt2" (taken from the local HF
@@ -138,6 +141,41 @@ def build_parser() -> argparse.ArgumentParser:
     cho.add_argument("options", nargs="+", help="the candidate answers (mind the leading space: ' Paris')")
     _common(cho)
 
+    evl = sub.add_parser("eval", help="a benchmark: accuracy on multiple-choice items (MMLU, KMMLU, ...)",
+                         description="Score every multiple-choice item of FILE_OR_TABLE as lm-evaluation-harness does: "
+                                     "each option's log-likelihood as a continuation of the item's prompt; acc counts "
+                                     "items whose most likely option is the answer, acc_norm the same per byte of "
+                                     "option. Items: a CSV, JSONL or Parquet file, or a table of the --database, with "
+                                     "columns question, A, B, C, D, answer (a letter or 1-4) or question, choices (a "
+                                     "list), answer (an index from 0), and optionally Category or subject. Items from a "
+                                     "table also go into a result table there, a row per item.",
+                         epilog="examples:\n"
+                                "  sqlgpt eval kmmlu-test.csv --style kmmlu --dev kmmlu-dev.csv --shots 5\n"
+                                "  sqlgpt eval mmlu.jsonl --show-prompt          # the first prompt, nothing scored\n"
+                                "  sqlgpt eval quiz -d data.duckdb --continuation text --json",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    evl.add_argument("source", metavar="FILE_OR_TABLE", help="a .csv, .jsonl or .parquet file, or a table of --database")
+    evl.add_argument("--continuation", choices=("letter", "text"), default="letter",
+                     help="score ' A'-style letters after a prompt listing the options (default), or each option's "
+                          "text after 'Answer:' (the cloze form)")
+    evl.add_argument("--style", choices=("mmlu", "kmmlu", "plain"), default="mmlu",
+                     help="the prompt's wording: MMLU's (a description naming the subject, 'Answer:'; default), "
+                          "KMMLU's (no description, '정답：'), or plain (no description; with --continuation text the "
+                          "question alone is the prompt, e.g. a text whose next word is asked)")
+    evl.add_argument("--shots", type=int, default=0, help="solved examples before each question (default 0)")
+    evl.add_argument("--dev", metavar="FILE_OR_TABLE_OR_SPLIT",
+                     help="where the examples come from: a file, a table, or a value of the items' split column")
+    evl.add_argument("--seed", type=int, default=None, help="fixes which examples, in which order (default 1234)")
+    evl.add_argument("--split", help="only the items whose split column holds this value")
+    evl.add_argument("--limit", type=int, default=None, help="only the first N items")
+    evl.add_argument("--show-prompt", action="store_true", help="print the first item's prompt and its continuations; "
+                                                               "score nothing")
+    evl.add_argument("--json", action="store_true", help="print the results as JSON (every item's log-likelihoods too)")
+    evl.add_argument("--key", help="items from a table: the column identifying rows in the results (default: question)")
+    evl.add_argument("--into", default="sqlgpt_eval", help="items from a table: the result table (default sqlgpt_eval)")
+    evl.add_argument("--replace", action="store_true", help="items from a table: replace the result table if it exists")
+    _common(evl)
+
     sql = sub.add_parser("sql", help="print the SQL of one forward step; keep its tables to explore",
                          description="Print the SQL statements that run the model: the session's tables, one forward "
                                      "step (embeddings, every layer, final norm) and the logits query. With --keep, run "
@@ -205,6 +243,15 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--keep", action="store_true",
                      help=f"SQL engines: keep every measurement as tables in the schema {INSPECT_SCHEMA} to query")
     _common(exp)
+    _add_retrieval_parsers(sub)
+    srv = sub.add_parser("server", help="whether the private PostgreSQL runs, and stop it",
+                         description="The private PostgreSQL that --engine postgres starts when no --database DSN is "
+                                     "given (pgserver, under the user's cache directory). It stops when the last "
+                                     "sqlgpt process using it ends, also after another was killed. Without options: "
+                                     "whether it runs, and which processes use it.")
+    srv.add_argument("--stop", action="store_true", help="stop it (refused while sqlgpt processes use it)")
+    srv.add_argument("--force", action="store_true", help="with --stop: stop it even while processes use it")
+    srv.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     _add_train_parser(sub)
     return parser
 
@@ -443,6 +490,28 @@ def cmd_choose(args: argparse.Namespace) -> None:
         print(f"{mark} {json.dumps(option, ensure_ascii=False):<{width}}  {logprob:15.4f}")
 
 
+def cmd_eval(args: argparse.Namespace) -> None:
+    from .evaluate import DEFAULT_SEED, prepare, summary_table
+
+    options = dict(dev=args.dev, shots=args.shots, seed=DEFAULT_SEED if args.seed is None else args.seed,
+                   continuation=args.continuation, style=args.style, split=args.split, limit=args.limit, key=args.key)
+    with _load(args) as gpt:
+        if args.show_prompt:
+            print(prepare(gpt, args.source, **options).show())
+            return
+        result = gpt.evaluate(args.source, into=args.into, replace=args.replace, progress=sys.stderr.isatty(), **options)
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=1, default=str))  # (keys of any column type)
+        return
+    print(f"{result.source}: {result.overall.n} items, {result.shots}-shot, {result.continuation} continuations, "
+          f"{result.style} prompts; {result.model} on {result.engine}")
+    print(summary_table(result))
+    if result.truncated:
+        print(f"({result.truncated} prompts were cut from the left to fit the context window)")
+    if result.table:
+        print(f"wrote a row per item into {result.table}")
+
+
 def cmd_sql(args: argparse.Namespace) -> None:
     if args.prompt is not None:
         return cmd_sql_script(args)
@@ -578,8 +647,122 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"try         {shlex.join(['sqlgpt', 'generate', prompt, '-n', str(new_tokens), '--model', args.out])}")
 
 
+# -- retrieval: index, retrieve, ask ----------------------------------------------------------
+
+
+def _add_retrieval_parsers(sub: argparse._SubParsersAction) -> None:
+    def table_options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--table", required=True, help="the table of the --database holding the text")
+        parser.add_argument("--column", required=True, help="the column holding the text")
+        parser.add_argument("--key", help="a column identifying rows (default: the text itself)")
+
+    def bm25_options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("-k", type=int, default=3, help="how many rows to retrieve (default 3)")
+        parser.add_argument("--k1", type=float, default=1.5, help="BM25's term-frequency saturation (default 1.5)")
+        parser.add_argument("--b", type=float, default=0.75, help="BM25's length normalisation, 0 to 1 (default 0.75)")
+
+    idx = sub.add_parser("index", help="build a BM25 index of a table's text column, as tables in its database",
+                         description="Index the words of every row of --column in --table as BM25 tables beside it "
+                                     "(sqlgpt_bm25_TABLE_COLUMN_rows, _postings, _terms). Run it again after the table "
+                                     "changes: only rows added, changed or deleted since are touched, in one "
+                                     "transaction.",
+                         epilog="example:\n  sqlgpt index --table docs --column body --key id -d data.duckdb",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    table_options(idx)
+    _common(idx)
+
+    ret = sub.add_parser("retrieve", help="the rows of a table that best match a question (BM25, in SQL)",
+                         description="Rank the rows of --table by Okapi BM25 against QUESTION, computed in SQL from "
+                                     "the index `sqlgpt index` built; print key, score and text, best first.",
+                         epilog="example:\n  sqlgpt retrieve \"who is the king?\" --table docs --column body --key id "
+                                "-d data.duckdb",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    ret.add_argument("question", type=_text_argument, help="the question ('-' reads stdin)")
+    table_options(ret)
+    bm25_options(ret)
+    _common(ret)
+
+    ask = sub.add_parser("ask", help="answer a question from a table: retrieve rows, then generate",
+                         description="Retrieve the rows that best match QUESTION (as `sqlgpt retrieve`), put them in "
+                                     "the prompt (the model's chat template when it has one), cut passages from the "
+                                     "lowest-ranked up until it fits the context window, and stream the answer; then "
+                                     "list the rows it used.",
+                         epilog="example:\n  sqlgpt ask \"Who speaks of the king?\" --table docs --column body --key id "
+                                "-d data.duckdb -n 40 --seed 1",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    ask.add_argument("question", type=_text_argument, help="the question ('-' reads stdin)")
+    table_options(ask)
+    bm25_options(ask)
+    ask.add_argument("-n", "--max-new-tokens", type=int, default=64, help="longest answer, in tokens (default 64)")
+    ask.add_argument("--temperature", "-t", type=float, default=1.0, help="0 = greedy (default 1.0)")
+    ask.add_argument("--top-k", type=int, default=None, help="sample only among the k most likely tokens")
+    ask.add_argument("--top-p", type=float, default=None, help="sample only from the smallest set with this much probability")
+    ask.add_argument("--seed", type=int, default=None, help="make sampling repeatable")
+    ask.add_argument("--show-prompt", action="store_true", help="print the prompt the model reads first (to stderr)")
+    _common(ask)
+
+
+def cmd_index(args: argparse.Namespace) -> None:
+    with _load(args) as gpt:
+        report = gpt.index(args.table, args.column, key=args.key, progress=sys.stderr.isatty())
+    print(f"indexed {report.rows} rows of {args.table}.{args.column} into {', '.join(report.tables)}")
+    print(f"touched {report.touched} rows: {report.added} added, {report.changed} changed, {report.deleted} deleted")
+
+
+def cmd_retrieve(args: argparse.Namespace) -> None:
+    with _load(args) as gpt:
+        passages = gpt.retrieve(args.question, args.table, args.column, args.k, key=args.key, k1=args.k1, b=args.b)
+    if not passages:
+        print("no row shares a word with the question", file=sys.stderr)
+    for passage in passages:
+        text = passage.text if len(passage.text) <= 200 else passage.text[:199] + "…"
+        print(f"{json.dumps(passage.key, ensure_ascii=False, default=str)}\t{passage.score:.6f}\t"
+              f"{json.dumps(text, ensure_ascii=False)}")
+
+
+def cmd_ask(args: argparse.Namespace) -> None:
+    with _load(args) as gpt:
+        answer = gpt.ask(args.question, args.table, args.column, args.k, key=args.key, max_new_tokens=args.max_new_tokens,
+                         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+                         k1=args.k1, b=args.b)
+        if args.show_prompt:
+            print(answer.prompt, file=sys.stderr)
+        for note in answer.notes:
+            print(f"sqlgpt: {note}", file=sys.stderr)
+        if not answer.passages:
+            print("sqlgpt: no row shares a word with the question: answering without passages", file=sys.stderr)
+        for piece in answer:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+    sys.stdout.write("\n")
+    keys = ", ".join(json.dumps(key, ensure_ascii=False, default=str) for key in answer.keys)
+    print(f"(from rows {keys} of {args.table})" if keys else "(from no rows)")
+
+
+def cmd_server(args: argparse.Namespace) -> None:
+    from .engines.sql.drivers import private_server
+
+    if args.stop:
+        stopped = private_server.stop(force=args.force)
+        print("stopped the private PostgreSQL" if stopped else "the private PostgreSQL is not running")
+        return
+    if args.force:
+        raise SqlgptError("--force goes with --stop")
+    now = private_server.status()
+    if not now.running:
+        print(f"the private PostgreSQL is not running (data in {now.directory})")
+        return
+    users = ", ".join(map(str, now.users)) or "none"
+    print(f"the private PostgreSQL is running: process {now.pid}, data in {now.directory}")
+    print(f"connection  {now.uri}")
+    print(f"used by     {users}")
+
+
 COMMANDS = {"next": cmd_next, "generate": cmd_generate, "tokenize": cmd_tokenize, "score": cmd_score, "sql": cmd_sql, "choose": cmd_choose, "explain": cmd_explain,
-            "train-tokenizer": cmd_train_tokenizer, "train": cmd_train, "chat": cmd_chat}
+            "train-tokenizer": cmd_train_tokenizer, "train": cmd_train, "chat": cmd_chat,
+            "index": cmd_index, "retrieve": cmd_retrieve, "ask": cmd_ask, "server": cmd_server}
+
+COMMANDS["eval"] = cmd_eval
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,9 +21,11 @@ from .chat import Conversation
 from .config import GPTConfig
 from .engines.base import Engine, Session
 from .errors import SqlgptError
+from .evaluate import DEFAULT_SEED, Evaluation, evaluate
 from .explain import TEMPERATURES, Explanation
 from .progress import progress_bar
-from .sampling import SamplingParams, probabilities, sample
+from .retrieval import Answer, IndexReport, Passage, ask, index_table, retrieve
+from .sampling import SamplingParams, probabilities, random_generator, sample
 from .tokenizer import Tokenizer
 from .windows import score_windows
 
@@ -193,7 +195,7 @@ class GPT:
         return list(self._sample_ids(ids, max_new_tokens, SamplingParams(temperature, top_k, top_p), seed))
 
     def _sample_ids(self, ids: list[int], max_new_tokens: int, params: SamplingParams, seed: int | None) -> Iterator[int]:
-        rng = np.random.default_rng(seed)
+        rng = random_generator(seed)
         ends = set(self.tokenizer.eos_ids)
         with self.engine.session() as session:
             if max_new_tokens == 0:
@@ -322,6 +324,29 @@ class GPT:
         return next_table(self, table, column, k=k, key=key, into=into, replace=replace,
                           progress=self.progress if progress is None else progress)
 
+    # -- retrieval ---------------------------------------------------------------------------
+
+    def index(self, table: str, column: str, *, key: str | None = None, progress: bool | None = None) -> IndexReport:
+        """Build, or bring up to date, a BM25 index of the text in `column` of `table` as
+        tables in the engine's database (only rows added, changed or deleted since are
+        touched, in one transaction). `key` identifies rows (default: the column itself)."""
+        return index_table(self.engine, table, column, key, self.progress if progress is None else progress)
+
+    def retrieve(self, question: str, table: str, column: str, k: int = 3, *, key: str | None = None,
+                 k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25) -> list[Passage]:
+        """The `k` rows of `table` that best match `question` by Okapi BM25, computed in SQL
+        from the index `index` built: (key, score, text), best first."""
+        return retrieve(self.engine, question, table, column, k, key, k1=k1, b=b, epsilon=epsilon)
+
+    def ask(self, question: str, table: str, column: str, k: int = 3, *, key: str | None = None,
+            max_new_tokens: int = 64, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+            seed: int | None = None, k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25) -> Answer:
+        """The model's answer to `question` from the `k` rows `retrieve` finds, in the
+        model's chat template when it has one: iterate over it to stream the answer, or read
+        `.text`; `.keys` are the rows it used, `.notes` what was cut to fit the context."""
+        return ask(self, question, table, column, k, key, max_new_tokens=max_new_tokens, temperature=temperature,
+                   top_k=top_k, top_p=top_p, seed=seed, k1=k1, b=b, epsilon=epsilon)
+
     def choose(self, question: str, options: Sequence[str]) -> Choice:
         """The option the model finds most probable after `question`, as multiple-choice
         benchmarks (KMMLU, MMLU) score a model: each option's log-probability is the sum over
@@ -343,6 +368,28 @@ class GPT:
             logprobs.append(float(logits[np.arange(len(continuation)), continuation].sum()))
         best = int(np.argmax(logprobs))
         return Choice(index=best, option=options[best], logprobs=logprobs)
+
+    def evaluate(self, source: str, *, dev: str | None = None, shots: int = 0, seed: int = DEFAULT_SEED,
+                 continuation: str = "letter", style: str = "mmlu", split: str | None = None, limit: int | None = None,
+                 key: str | None = None, into: str = "sqlgpt_eval", replace: bool = False,
+                 progress: bool | None = None) -> Evaluation:
+        """The model's accuracy on the multiple-choice items of `source` — a CSV, JSONL or
+        Parquet file, or a table of the engine's database — scored as lm-evaluation-harness
+        scores them (see `sqlgpt.evaluate`): `acc`, `acc_norm` and their standard errors,
+        overall and per category, and every item's log-likelihoods.
+
+        `continuation`: "letter" (the options listed, " A"-style answers) or "text" (each
+        option's text after "Answer:"). `style`: "mmlu", "kmmlu" or "plain" wording. `shots` solved
+        examples from `dev` (a file, a table, or a value of the items' `split` column), the
+        same for every item of a category, in an order fixed by `seed`. `split`: only the
+        items of that split; `limit`: only the first n. Items from a table also go, one row
+        each, into the new table `into` there (key, category, gold, pred, pred_norm, acc,
+        acc_norm, loglikelihoods), `key` naming the column that identifies rows (default: the
+        question); an existing `into` is an error unless `replace`.
+        """
+        return evaluate(self, source, dev=dev, shots=shots, seed=seed, continuation=continuation, style=style,
+                        split=split, limit=limit, key=key, into=into, replace=replace,
+                        progress=self.progress if progress is None else progress)
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -33,6 +33,13 @@ class SamplingParams:
             raise SqlgptError(f"top_p must be in (0, 1], got {self.top_p!r}")
 
 
+def random_generator(seed: int | None) -> np.random.Generator:
+    """NumPy's generator for `seed` (None: fresh entropy); a seed is an integer >= 0."""
+    if seed is not None and not (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
+        raise SqlgptError(f"seed must be an integer >= 0, got {seed!r}")
+    return np.random.default_rng(seed)
+
+
 def probabilities(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """softmax(logits / temperature) in float64; temperature 0 puts all mass on the argmax."""
     z = np.asarray(logits, dtype=np.float64)  # [V]

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+from collections import Counter
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -72,6 +73,23 @@ class Session(abc.ABC):
         logprobs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))  # [n, V]
         targets = np.asarray(ids[first_target:])  # [n]
         return float(-logprobs[np.arange(len(targets)), targets].sum())
+
+    def rewind(self, n_past: int) -> None:
+        """Forget the positions from `n_past` on and keep the cache of those before, so that
+        a sequence sharing its beginning with the last one goes on from there (a question's
+        prompt, read once, then each of its answers). Engines whose caches cannot be cut
+        back say so in one line."""
+        if self.closed:
+            raise SqlgptError("this session is closed")
+        if not 0 <= n_past <= self.n_past:
+            raise SqlgptError(f"can rewind to a position in 0..{self.n_past}, not {n_past}")
+        if n_past < self.n_past:
+            self._rewind(n_past)
+            self.n_past = n_past
+
+    def _rewind(self, n_past: int) -> None:
+        """Drop the cached positions from `n_past` on."""
+        raise SqlgptError("this engine's sessions cannot rewind their KV cache")
 
     def reset(self) -> None:
         """Forget the sequence (empty the KV cache) and start a new one on this session."""
@@ -138,6 +156,28 @@ class Inspection:
     tables: tuple[str, ...] = ()  # the database tables holding all this, when kept
 
 
+class Index(Protocol):
+    """A BM25 index's tables in the engine's database (see `sqlgpt.retrieval`)."""
+
+    names: Any  # the index's table names: rows, postings, terms
+
+    def exists(self) -> bool:
+        """Whether the index's tables exist."""
+
+    def hashes(self) -> dict[Any, str]:
+        """Every indexed row's key and text hash; empty when there is no index."""
+
+    def write(self, stale_keys: list[Any], rows: list[tuple[Any, str, int]], postings: list[tuple[Any, str, int]]) -> None:
+        """In one transaction: the stale keys' rows gone, the new (key, hash, words) rows and
+        (key, term, tf) postings in, the document frequencies counted again."""
+
+    def search(self, words: Counter[str], k: int, k1: float, b: float, epsilon: float) -> list[tuple[Any, float]]:
+        """The k best (key, BM25 score) for the question's words, best first."""
+
+    def texts(self, keys: list[Any]) -> dict[Any, str]:
+        """The text of the rows with these keys."""
+
+
 class Tables(Protocol):
     """Reading a table of the engine's database and writing a result table there: what work
     on every row of a table (`sqlgpt.batch`) needs. Names are identifiers the caller checked."""
@@ -149,6 +189,12 @@ class Tables(Protocol):
 
     def read(self, table: str, columns: list[str]) -> list[tuple]:
         """Every row's `columns` of `table`."""
+
+    def read_all(self, table: str) -> tuple[list[str], list[tuple]]:
+        """The names of every column of `table`, and every row."""
+
+    def index(self, table: str, column: str, key: str) -> Index:
+        """The BM25 index of `column` of `table`, its rows identified by `key`."""
 
     def write(self, name: str, like: str, key: str, columns: list[tuple[str, str]], rows: list[tuple],
               replace: bool) -> None:
@@ -176,6 +222,32 @@ class Engine(abc.ABC):
                 session.reset()
                 out.append(session.forward_nll(ids, first_target))
             return out
+
+    def nll_continuations(self, items: Sequence[tuple[Sequence[int], Sequence[Sequence[int]]]]) -> list[list[float]]:
+        """For each (context, continuations) item, the negative log-likelihood (nats) of each
+        continuation's tokens after the context: what `Session.forward_nll(context +
+        continuation, len(context))` gives, but the context is read once per item, not once
+        per continuation (a multiple-choice question's prompt, shared by its answers).
+        Contexts and continuations must be non-empty and fit the context window together.
+        Here: one session, rewound to the context for each continuation; engines that run
+        many sequences in one pass override this."""
+        out = []
+        with self.session() as session:
+            for context, continuations in items:
+                context = list(context)
+                if not context or not all(continuations):
+                    raise SqlgptError("nll_continuations needs a non-empty context and continuations")
+                session.reset()
+                if len(context) > 1:
+                    session.forward(context[:-1])
+                shared = session.n_past
+                nll = []
+                for continuation in continuations:
+                    session.rewind(shared)
+                    # The context's last token is read with each continuation: its logits predict their first token.
+                    nll.append(session.forward_nll([context[-1], *continuation], 1))
+                out.append(nll)
+        return out
 
     def top_many(self, contexts: Sequence[Sequence[int]], k: int, vocab_size: int) -> list[list[tuple[int, float]]]:
         """`Session.forward_top` after each context, each a sequence of its own; engines

@@ -86,6 +86,10 @@ class NumpySession(Session):
         self.k_cache = [np.zeros((KV, 0, D), np.float32) for _ in range(self.config.n_layer)]  # L × [KV, 0, D]
         self.v_cache = [np.zeros((KV, 0, D), np.float32) for _ in range(self.config.n_layer)]  # L × [KV, 0, D]
 
+    def _rewind(self, n_past: int) -> None:
+        self.k_cache = [k[:, :n_past] for k in self.k_cache]  # L × [KV, n_past, D]
+        self.v_cache = [v[:, :n_past] for v in self.v_cache]  # L × [KV, n_past, D]
+
     def _forward(self, ids: list[int], all_logits: bool) -> np.ndarray:
         cfg, p = self.config, self.p
         n, t0 = len(ids), self.n_past

@@ -26,6 +26,7 @@ from .drivers.base import Driver
 from .install import find_or_install
 from .layouts import layout_of
 from .plan import Plan, Statement
+from .retrieval import SqlIndex
 
 INSPECT_SCHEMA = "sqlgpt_inspect"
 
@@ -96,6 +97,12 @@ class SqlSession(Session):
     def _reset(self) -> None:
         self._run(self.plan.reset())
 
+    def _rewind(self, n_past: int) -> None:
+        statements = self.plan.rewind()
+        if statements is None:
+            super()._rewind(n_past)  # refuses
+        self._run(statements, self.engine.dialect.position_params(n_past))
+
     def nll_batch(self, windows: Sequence[tuple[Sequence[int], int]]) -> list[float]:
         """`forward_nll` of every (ids, first_target) window, each its own sequence, in one
         batched pass: the same numbers, one step's statements for them all."""
@@ -120,19 +127,55 @@ class SqlSession(Session):
         first_target on scored), and run the batched step over them all."""
         if not self.plan.batched:
             raise SqlgptError("a batched pass needs a batched session")
-        columns: list[list[int]] = [[], [], [], []]  # seq, pos, token, scored
+        rows = []  # seq, pos, token, scored
         for seq, (ids, first_target) in enumerate(windows):
             ids = self._validate(ids)  # (n_past stays 0: each window is its own sequence)
-            for pos, token in enumerate(ids):
-                for column, value in zip(columns, (seq, pos, token, int(pos >= first_target))):
-                    column.append(value)
+            rows += [(seq, pos, token, int(pos >= first_target)) for pos, token in enumerate(ids)]
         self._reset()
+        self._load_rows(rows, "the windows' tokens")
+        self._run(self.step, prepared=0)
+
+    def _load_rows(self, rows: list[tuple[int, int, int, int]], what: str) -> None:
+        """Append (seq, pos, token, scored) rows to the batch's tokens."""
         driver = self.engine.driver
         try:
-            driver.insert_rows(self.cursor, "tokens", columns)
+            driver.insert_rows(self.cursor, "tokens", [list(column) for column in zip(*rows)] or [[], [], [], []])
         except driver.errors() as e:
-            raise SqlgptError(f"{self.engine.name} failed on loading the windows' tokens: {first_line(e)}") from e
+            raise SqlgptError(f"{self.engine.name} failed on loading {what}: {first_line(e)}") from e
+
+    def nll_continuations(self, items: Sequence[tuple[Sequence[int], Sequence[Sequence[int]]]]) -> list[list[float]]:
+        """`Engine.nll_continuations` in two batched steps. The first reads every context
+        but its last token, item i as sequence i. The second reads each continuation after
+        its context's last token as a sequence of its own (item i's c-th as i·G + c, G the
+        most continuations of an item) whose KV cache starts as a copy of its context's
+        (`Plan.branch_caches`); the loss sums over each one's continuation tokens."""
+        if not self.plan.batched:
+            raise SqlgptError("a batched pass needs a batched session")
+        items = [([int(t) for t in context], [[int(t) for t in c] for c in continuations]) for context, continuations in items]
+        if not items:
+            return []
+        if not all(context and continuations and all(continuations) for context, continuations in items):
+            raise SqlgptError("nll_continuations needs a non-empty context and continuations")
+        group = max(len(continuations) for _, continuations in items)
+        shared, branches = [], []  # (seq, pos, token, scored) rows of the two steps
+        for i, (context, continuations) in enumerate(items):
+            self._validate(context + max(continuations, key=len))  # ids and length, checked once
+            shared += [(i, pos, token, 0) for pos, token in enumerate(context[:-1])]
+            last = len(context) - 1
+            for c, continuation in enumerate(continuations):
+                branches += [(i * group + c, last + k, token, int(k > 0))
+                             for k, token in enumerate([context[-1], *continuation])]
+        self._reset()
+        if shared:
+            self._load_rows(shared, "the contexts' tokens")
+            self._run(self.step, prepared=0)
+        self._run(self.plan.empty_activations())
+        self._load_rows(branches, "the continuations' tokens")
+        self._run(self.plan.branch_caches(group))
         self._run(self.step, prepared=0)
+        nll = dict(self._run([self.nll], prepared=0).fetchall())
+        return [[float(nll[i * group + c]) for c in range(len(continuations))]
+                for i, (_, continuations) in enumerate(items)]
 
     def _top(self, ids: list[int], k: int, vocab_size: int) -> list[tuple[int, float]]:
         first = self._step(ids)
@@ -218,6 +261,16 @@ class SqlTables:
         except self.driver.errors() as e:
             raise SqlgptError(f"cannot read {', '.join(columns)} from {table}: {first_line(e)}") from None
 
+    def read_all(self, table: str) -> tuple[list[str], list[tuple]]:
+        try:
+            cursor = self.conn.execute(self.dialect.read_rows(table, ["*"]))
+            return [d[0] for d in cursor.description], cursor.fetchall()
+        except self.driver.errors() as e:
+            raise SqlgptError(f"cannot read {table}: {first_line(e)}") from None
+
+    def index(self, table: str, column: str, key: str) -> SqlIndex:
+        return SqlIndex(self, table, column, key)
+
     def write(self, name: str, like: str, key: str, columns: list[tuple[str, str]], rows: list[tuple],
               replace: bool) -> None:
         try:
@@ -294,6 +347,14 @@ class SqlEngine(Engine):
             return super().nll_many(windows)
         with self.session(batched=True) as session:
             return session.nll_batch(windows)
+
+    def nll_continuations(self, items: Sequence[tuple[Sequence[int], Sequence[Sequence[int]]]]) -> list[list[float]]:
+        """Batched like `nll_many` where the layout has a batched step: two steps for all the
+        items (`SqlSession.nll_continuations`); else one session rewound per continuation."""
+        if not self.layout.batched:
+            return super().nll_continuations(items)
+        with self.session(batched=True) as session:
+            return session.nll_continuations(items)
 
     def top_many(self, contexts: Sequence[Sequence[int]], k: int, vocab_size: int) -> list[list[tuple[int, float]]]:
         """Batched like `nll_many`."""

@@ -72,6 +72,15 @@ def find_or_install(db: Connection, driver: Driver, checkpoint: Checkpoint, *, p
     return schema
 
 
+def _replace_schemas(conn: Any, driver: Driver, schema: str, replaced: Sequence[str]) -> None:
+    """The catalogue made if missing, `schema` made afresh, the `replaced` ones dropped."""
+    driver.create_catalogue(conn, CATALOGUE)
+    for old in {schema, *replaced}:
+        driver.delete_row(conn, CATALOGUE, "schema_name", old)
+        driver.drop_schema(conn, old)
+    driver.create_schema(conn, schema)
+
+
 def _source(checkpoint: Checkpoint) -> str:
     return str(checkpoint.directory.resolve())
 
@@ -120,17 +129,16 @@ def install(conn: Any, driver: Driver, checkpoint: Checkpoint, schema: str, fing
     driver.before_install(conn)
     driver.begin(conn)
     try:
-        driver.create_catalogue(conn, CATALOGUE)
-        for old in {schema, *replaced}:
-            driver.delete_row(conn, CATALOGUE, "schema_name", old)
-            driver.drop_schema(conn, old)
-        driver.create_schema(conn, schema)
-        for table in tables:
-            _install_table(conn, driver, schema, table, params)  # reads just this table's weights
-            bar.update(table.n_values)
-        conn.execute(dialect.insert_row(CATALOGUE, CATALOGUE_COLUMNS, stamped="installed_at"),
-                     [schema, checkpoint.name, _source(checkpoint), source_key, fingerprint, json.dumps(config.to_hf()),
-                      format_version(dialect)])
+        driver.lock_installs(conn)
+        done = [r for r in _catalogue(conn, driver) if r["schema_name"] == schema]
+        if not (done and _usable(conn, driver, done[0], config)):  # else another process installed it meanwhile
+            _replace_schemas(conn, driver, schema, replaced)
+            for table in tables:
+                _install_table(conn, driver, schema, table, params)  # reads just this table's weights
+                bar.update(table.n_values)
+            conn.execute(dialect.insert_row(CATALOGUE, CATALOGUE_COLUMNS, stamped="installed_at"),
+                         [schema, checkpoint.name, _source(checkpoint), source_key, fingerprint,
+                          json.dumps(config.to_hf()), format_version(dialect)])
         driver.commit(conn)
     except BaseException:
         driver.rollback(conn)

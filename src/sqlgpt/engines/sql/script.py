@@ -47,6 +47,7 @@ import numpy as np
 
 from ...checkpoint import Checkpoint
 from ...errors import SqlgptError
+from ...sampling import random_generator
 from ...tokenizer import GPT2_PATTERN, Tokenizer
 from .databases import DATABASES, dialect_class, get_dialect
 from .dialects.base import Dialect
@@ -127,7 +128,7 @@ def build_script(checkpoint: Checkpoint, dialect: str, prompt: str, max_new_toke
     sections.append(("the prompt's token ids, encoded in SQL", text.encode(sql_dialect, prompt)))
     draws = None
     if temperature > 0:
-        rng = np.random.default_rng(seed)
+        rng = random_generator(seed)
         draws = [(k, int(rng.random() * TWO_TO_53)) for k in range(max_new_tokens)]
     sections.append(("the session: its tokens and KV cache", stepper.session_tables() + text.session(eot, draws, seed, sql_dialect)))
 

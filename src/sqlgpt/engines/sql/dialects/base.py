@@ -220,6 +220,10 @@ class Dialect:
         any old one."""
         return [self.drop_table_sql(name), self.create_table_as_sql(name, f"SELECT * FROM {source}")]
 
+    def replace_contents_sql(self, table: str, select: str) -> list[str]:
+        """Statements making the rows of `select` the only rows of the existing `table`."""
+        return [f"DELETE FROM {table}", f"INSERT INTO {table} {select}"]
+
     def result_type(self, kind: str) -> str:
         """The column type of a result table's 'int', 'double' or 'text' column."""
         return {"int": "INTEGER", "double": "DOUBLE PRECISION", "text": "VARCHAR"}[kind]
@@ -264,8 +268,14 @@ class Dialect:
         return ", ".join(f"{name} {self.sql_type(kind)}" for name, kind in columns)
 
     def sql_type(self, kind: str) -> str:
-        """The column type for a layout kind: 'int', 'float', 'vector' or 'matrix'."""
-        return {"int": "INTEGER", "float": self.float_type, "vector": self.vector_type, "matrix": self.matrix_type}[kind]
+        """The column type for a layout kind: 'int', 'float', 'vector' or 'matrix' (or 'text')."""
+        return {"int": "INTEGER", "float": self.float_type, "vector": self.vector_type, "matrix": self.matrix_type,
+                "text": self.text_type}[kind]
+
+    def install_lock_sql(self) -> list[str]:
+        """Statements, first in an install's transaction, that make concurrent installs into
+        the same database wait for each other (where the transaction alone does not)."""
+        return []
 
     def before_install_sql(self) -> list[str]:
         """Settings for writing weights (run before the install transaction)."""

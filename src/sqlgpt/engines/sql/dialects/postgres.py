@@ -20,6 +20,8 @@ from typing import Any
 from .base import Dialect
 from .pretokenize import gpt2_pattern
 
+INSTALL_LOCK = 0x5347_5054  # "SGPT": the advisory lock key that installs queue on
+
 
 class PostgresDialect(Dialect):
     name = "postgres"
@@ -29,6 +31,11 @@ class PostgresDialect(Dialect):
     # the weights and recomputes them for every weight row (0.5 s instead of 15 ms).
     materialized = "MATERIALIZED "
     pgvector_sql = "CREATE EXTENSION IF NOT EXISTS vector"  # fails where the server lacks pgvector
+
+    def install_lock_sql(self) -> list[str]:
+        # Two installs creating the same schema's tables at once collide in the system
+        # catalogues; an advisory lock held to the transaction's end puts them in a queue.
+        return [f"SELECT pg_advisory_xact_lock({INSTALL_LOCK})"]
 
     def __init__(self, pgvector: bool | None = None) -> None:
         """pgvector: True requires it, False never uses it, None (default) uses it where the

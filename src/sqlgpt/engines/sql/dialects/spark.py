@@ -29,6 +29,7 @@ class SparkDialect(Dialect):
     name = "spark"
     vector_type = "ARRAY<FLOAT>"  # weights; activations too with vector functions, else ARRAY<DOUBLE>
     float_type = "FLOAT"
+    text_type = "STRING"
     placeholder = "?"
     transposed_values = "view"
     vector_functions_since = "4.2.0"  # the Spark that brought vector_inner_product and its friends
@@ -149,7 +150,7 @@ class SparkDialect(Dialect):
 
     def temp_table_def(self, name: str, columns: list[tuple[str, str]], key: list[str] | None = None) -> str:
         # In the session's private database (see the driver); activations in double precision.
-        types = {"int": "INT", "float": "DOUBLE", "vector": f"ARRAY<{self._activation_type}>"}
+        types = {"int": "INT", "float": "DOUBLE", "vector": f"ARRAY<{self._activation_type}>", "text": "STRING"}
         return f"CREATE TABLE {name} ({', '.join(f'{c} {types[k]}' for c, k in columns)}) USING parquet"
 
     def temp_table_as(self, name: str, select: str) -> str:
@@ -172,6 +173,9 @@ class SparkDialect(Dialect):
 
     def create_table_as_sql(self, name: str, select: str) -> str:
         return f"CREATE TABLE {name} USING parquet AS {select}"
+
+    def replace_contents_sql(self, table: str, select: str) -> list[str]:
+        return [f"INSERT OVERWRITE TABLE {table} {select}"]  # plain Spark tables have no DELETE
 
     def result_type(self, kind: str) -> str:
         return {"int": "INT", "double": "DOUBLE", "text": "STRING"}[kind]

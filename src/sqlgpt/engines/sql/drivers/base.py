@@ -145,6 +145,32 @@ class Driver:
             self.rollback(conn)
             raise
 
+    def replace_keyed_rows(self, conn: Any, table: str, key_column: str, stale_keys: list[Any],
+                           rows: list[tuple]) -> None:
+        """In `table`, the rows whose `key_column` is one of `stale_keys` deleted and `rows`
+        inserted (all bound values), inside the caller's transaction."""
+        if stale_keys:
+            self.executemany(conn, self.dialect.delete_row_sql(table, key_column), [(key,) for key in stale_keys])
+        if rows:
+            self.executemany(conn, self.dialect.insert_placeholders_sql(table, len(rows[0])), rows)
+
+    def temp_rows(self, conn: Any, name: str, columns: list[tuple[str, str]], rows: list[tuple]) -> None:
+        """A table `name` of this connection's session holding `rows` (bound values), its
+        columns (name, 'int' | 'text'), replacing an old one."""
+        conn.execute(self.dialect.drop_table_sql(name))
+        conn.execute(self.dialect.temp_table_def(name, columns))
+        if rows:
+            self.executemany(conn, self.dialect.insert_placeholders_sql(name, len(rows[0])), rows)
+
+    def drop_temp_rows(self, conn: Any, name: str) -> None:
+        """Drop the session's table `name` made by `temp_rows`."""
+        conn.execute(self.dialect.drop_table_sql(name))
+
+    def lock_installs(self, conn: Any) -> None:
+        """Wait for any other install into this database to end (first in the transaction)."""
+        for sql in self.dialect.install_lock_sql():
+            conn.execute(sql)
+
     def before_install(self, conn: Any) -> None:
         """Settings for writing weights (before the install transaction)."""
         for sql in self.dialect.before_install_sql():

@@ -17,6 +17,7 @@ import numpy as np
 
 from ....errors import SqlgptError, first_line
 from .base import Driver, cache_path
+from .scratch import scratch_directory
 
 # The storage format of the files sqlgpt creates: DuckDB 1.0's, which every DuckDB since 1.0
 # reads, the newest `duckdb` shell on PyPI (duckdb-cli 1.5) included; a file in DuckDB 2's
@@ -37,11 +38,16 @@ class DuckDBDriver(Driver):
         import duckdb
 
         read_only = not writable and database != ":memory:" and os.path.exists(database)
+        if read_only and os.path.exists(database + ".wal"):
+            _recover(database)
         try:
             # One thread: DuckDB splits a scan by row groups of 122,880 rows, and no weight
             # table has that many, so more threads only add scheduling (measured ~10% slower).
             # Concurrent sessions still run side by side, each on its caller's thread.
-            config = {"threads": 1, "storage_compatibility_version": STORAGE_VERSION}
+            # Spill files go to this process's scratch directory, which the next sqlgpt
+            # process removes if this one is killed (DuckDB's own `<database>.tmp/` stays).
+            config = {"threads": 1, "storage_compatibility_version": STORAGE_VERSION,
+                      "temp_directory": str(scratch_directory())}
             return duckdb.connect(database, read_only=read_only, config=config)
         except duckdb.Error as e:
             if isinstance(e, duckdb.IOException) and "lock" in str(e).lower():
@@ -91,3 +97,15 @@ class DuckDBDriver(Driver):
             conn.execute(self.dialect.insert_select_sql(self.dialect.qualify(schema, table), list(columns), BATCH_VIEW))
         finally:
             conn.unregister(BATCH_VIEW)
+
+
+def _recover(database: str) -> None:
+    """Fold the write-ahead log a killed writer left into the file (DuckDB does so when a
+    writable connection closes), so that read-only opens do not replay it each time and the
+    file stands alone. Skipped while another process writes it: that one will."""
+    import duckdb
+
+    try:
+        duckdb.connect(database, config={"threads": 1, "temp_directory": str(scratch_directory())}).close()
+    except duckdb.Error:
+        pass

@@ -14,14 +14,14 @@ No SQL text here: every statement comes from `dialects/postgres.py`.
 from __future__ import annotations
 
 import sys
-import warnings
 from typing import Any
 
 import numpy as np
 
 from ....errors import SqlgptError, first_line
 from ..dialects.postgres import PostgresDialect
-from .base import Driver, cache_path
+from . import private_server
+from .base import Driver
 
 FLOAT4_OID = 700  # PostgreSQL's type id of real, in the binary form of a real[]
 
@@ -30,7 +30,7 @@ class PostgresDriver(Driver):
     dialect: PostgresDialect  # which settles pgvector in `open`
 
     def default_database(self) -> str:
-        return default_server()
+        return private_server.start()
 
     def open(self, database: str, writable: bool) -> Any:
         """A connection; settles whether pgvector is used (saying so on stderr if it was
@@ -43,7 +43,10 @@ class PostgresDriver(Driver):
             dialect.pgvector = False
             return conn
         try:
-            conn.execute(dialect.pgvector_sql)
+            try:
+                conn.execute(dialect.pgvector_sql)
+            except psycopg.errors.UniqueViolation:  # another connection created it at this moment
+                conn.execute(dialect.pgvector_sql)  # now it exists: IF NOT EXISTS holds
         except psycopg.Error as e:
             if dialect.wanted:
                 conn.close()
@@ -134,23 +137,3 @@ class PostgresDriver(Driver):
         if "j" in columns:  # the embeddings are looked up by j; a scan of the vectors inline would read them all
             conn.execute(dialect.index_sql(qualified, "j"))
         conn.execute(dialect.analyze_sql(qualified))
-
-
-def default_server() -> str:
-    """A private PostgreSQL (pgserver) under the user's cache directory; its connection URI."""
-    try:
-        with warnings.catch_warnings():
-            # pgserver asks platformdirs for a runtime directory at import; where
-            # XDG_RUNTIME_DIR is unset (root, containers) that warns in two lines and
-            # falls back to a private directory under /tmp, which serves.
-            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR", category=UserWarning)
-            import pgserver
-    except ImportError:
-        raise SqlgptError("no --database DSN given and pgserver is not installed: pip install pgserver, "
-                          "or pass a PostgreSQL connection string") from None
-    directory = cache_path("postgres")
-    directory.mkdir(exist_ok=True)
-    try:
-        return pgserver.get_server(directory, cleanup_mode="stop").get_uri()
-    except Exception as e:  # noqa: BLE001 - pgserver reports start-up failures in several ways
-        raise SqlgptError(f"could not start a private PostgreSQL in {directory}: {first_line(e)}") from None

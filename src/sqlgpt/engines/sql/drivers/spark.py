@@ -185,6 +185,25 @@ class SparkDriver(Driver):
         if kept != rows:
             conn.spark.createDataFrame(kept, schema=frame.schema).write.insertInto(table, overwrite=True)
 
+    def replace_keyed_rows(self, conn: Any, table: str, key_column: str, stale_keys: list[Any],
+                           rows: list[tuple]) -> None:
+        """`table` rewritten whole without the stale keys' rows and with `rows`: plain Spark
+        tables have no DELETE (the caller's index tables are its own, a few rows per text)."""
+        if not stale_keys and not rows:
+            return
+        frame = conn.spark.table(table)
+        stale = set(stale_keys)
+        kept = [tuple(row) for row in frame.collect() if row[key_column] not in stale]  # read whole before overwriting
+        conn.spark.createDataFrame(kept + list(rows), schema=frame.schema).write.insertInto(table, overwrite=True)
+
+    def temp_rows(self, conn: Any, name: str, columns: list[tuple[str, str]], rows: list[tuple]) -> None:
+        """A temporary view of a DataFrame of `rows`: Spark's own session-scoped table."""
+        schema = self.dialect.column_list(columns)
+        conn.spark.createDataFrame(list(rows), schema=schema).createOrReplaceTempView(name)
+
+    def drop_temp_rows(self, conn: Any, name: str) -> None:
+        conn.spark.catalog.dropTempView(name)
+
     def write_table(self, conn: Any, name: str, empty_select: str, rows: list[tuple], replace: bool) -> None:
         """One Spark write of a DataFrame: its files appear when the job commits, whole or
         not at all (with `replace`, the old table is dropped first)."""

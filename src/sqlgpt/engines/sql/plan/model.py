@@ -392,3 +392,42 @@ SELECT seq, rank, token, p FROM ({top_probabilities('l', ['seq'], 'logit', k)}) 
                 "lens": Statement("the logit lens", "SELECT layer, pos, rank, token, p FROM lens"),
                 "next_token": Statement("the next-token distributions", "SELECT temperature, rank, token, p FROM next_token"),
                 "neighbours": Statement("the embedding neighbours", "SELECT pos, rank, token, similarity FROM neighbours")}
+
+    # -- sequences that share a beginning --------------------------------------------------------
+
+    def rewind(self) -> list[Statement] | None:
+        """Statements forgetting the positions from $1 on, for a session whose sequence goes
+        on from an earlier point; None where the layout's value tables grow by appending
+        vectors (the vector layout outside a batch), which cannot be cut back."""
+        L = self.config.n_layer
+        if self.batched or any(self.layout.append_values(l) for l in range(L)):
+            return None
+        tables = ["tokens", *(f"x{l}" for l in range(L + 1)), "final", *(f"cache{l}" for l in range(L))]
+        tables += [f"attn{l}" for l in range(L)] if self.inspect else []
+        return [Statement(f"forget {name} from the position on", f"DELETE FROM {name} WHERE pos >= {self.first}")
+                for name in tables]
+
+    def empty_activations(self) -> list[Statement]:
+        """Empty every session table but the KV cache: the next step's sequences start from it."""
+        tables = ["tokens", *(f"x{l}" for l in range(self.config.n_layer + 1)), "final"]
+        return [Statement(f"empty {name}", self.d.empty_table(name)) for name in tables]
+
+    def branch_caches(self, group: int) -> list[Statement]:
+        """Batched: after a step over shared contexts (sequence c each), and with the next
+        sequences' tokens loaded, give every next sequence s the keys and values that its
+        context, sequence s // `group`, left in the KV cache, and keep nothing else there (no
+        queries, no contexts). The next step then reads each sequence's new tokens against
+        its context's cache, as if the context had been read in the same sequence."""
+        d, D = self.d, self.config.head_size
+        vectors = ", ".join(f"k.{name}" for name, _ in self.layout.vector_columns("vec", D))
+        out = []
+        for l in range(self.config.n_layer):
+            copies = (f"SELECT k.kind, k.hd, b.seq, k.pos, {vectors} FROM cache{l} k "
+                      f"JOIN (SELECT DISTINCT seq FROM tokens) b ON k.seq = {d.int_div('b.seq', int(group))} "
+                      f"WHERE k.kind <> {QUERY}")
+            out += [Statement(f"layer {l}: each sequence's copy of its context's keys and values",
+                              d.temp_table_as(f"branch{l}", copies)),
+                    Statement(f"empty cache{l}", d.empty_table(f"cache{l}")),
+                    Statement.insert(f"layer {l}: the copies are the new KV cache", f"cache{l}", f"SELECT * FROM branch{l}"),
+                    Statement(f"drop branch{l}", d.drop_table_sql(f"branch{l}"))]
+        return out
