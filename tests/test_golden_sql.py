@@ -76,7 +76,7 @@ VECTOR_ENGINES = ("duckdb", "postgres", "postgres-nopgvector", "spark", "spark-l
 # their drivers would settle on for a server without pgvector, a Spark older than 4.2.
 COMPILED = {"postgres-nopgvector": ("postgres", {"pgvector": False}),
             "spark-lambdas": ("spark", {"vector_functions": False})}
-SCRIPT_DIALECTS = ("duckdb", "postgres", "sqlite")
+SCRIPT_DIALECTS = ("duckdb", "postgres", "sqlite", "spark")
 PROMPT, NEW_TOKENS, TEMPERATURE, SEED = "the cat", 5, 0.8, 1234
 TOP_K = 5  # GPT.explain's and `sqlgpt next`'s default
 # The name the model directory gets here: the checkpoint's name is its directory's, and it is

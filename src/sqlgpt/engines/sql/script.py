@@ -124,6 +124,8 @@ def build_script(checkpoint: Checkpoint, dialect: str, prompt: str, max_new_toke
     sections: list[tuple[str, list[Statement]]] = []
     sections.append(("the model must be installed", text.model_check(sql_dialect, CATALOGUE, schema,
                                                                      format_version(sql_dialect))))
+    if workspace := sql_dialect.script_workspace():
+        sections.append(("the script's own tables' place", [Statement(*pair) for pair in workspace]))
     sections.append(("the tokenizer's tables", text.vocabulary(tokenizer, sql_dialect)))
     sections.append(("the prompt's token ids, encoded in SQL", text.encode(sql_dialect, prompt)))
     draws = None
@@ -143,7 +145,7 @@ def build_script(checkpoint: Checkpoint, dialect: str, prompt: str, max_new_toke
     title = f"each token's work, defined once: the forward step from position {STEP_START}, then the pick"
     sections.append((title, once))
     for k in range(max_new_tokens):
-        sections.append((f"token {k + 1} of {max_new_tokens}", [text.next_step(), *each, text.append_picked(eot)]))
+        sections.append((f"token {k + 1} of {max_new_tokens}", [text.next_step(sql_dialect), *each, text.append_picked(eot)]))
     header = _header(sql_dialect, checkpoint, schema, model or str(checkpoint.directory), max_new_tokens, temperature, seed)
     preamble = sql_dialect.script_preamble()
     lines = [*header, "", *preamble, *([""] if preamble else [])]
@@ -155,7 +157,7 @@ def build_script(checkpoint: Checkpoint, dialect: str, prompt: str, max_new_toke
         lines.append("")
     lines += ["-- ===== the generated text ====="] + sql_dialect.script_before_output()
     decode = text.decode(sql_dialect, eot)
-    lines += [f"-- {decode.comment}", decode.sql + ";", ""]
+    lines += [f"-- {decode.comment}", decode.sql + ";", *sql_dialect.script_after_output(), ""]
     return "\n".join(lines)
 
 
@@ -165,7 +167,8 @@ def _header(sql_dialect: Dialect, checkpoint: Checkpoint, schema: str, model: st
     sampled = [] if temperature == 0 else ["--seed", str(seed)]
     same = shlex.join(["sqlgpt", "generate", "PROMPT", "-n", str(n), "--temperature", repr(temperature), *sampled,
                        "--model", model])
-    install = shlex.join(["sqlgpt", "next", "x", "--model", model, "--engine", sql_dialect.name, "-d", "DATABASE"])
+    install = shlex.join(["sqlgpt", "next", "x", "--model", model, "--engine", sql_dialect.name,
+                          *sql_dialect.install_options])
     how = "greedily" if temperature == 0 else f"sampled at temperature {temperature!r} with seed {seed}"
     differences = ["A NUL character in the generated text is printed as U+FFFD: no database's text holds NUL.",
                    *sql_dialect.script_differences]
@@ -181,7 +184,7 @@ def _header(sql_dialect: Dialect, checkpoint: Checkpoint, schema: str, model: st
         f"    {same}",
         "Run it with",
         f"    {sql_dialect.run_hint}",
-        f"where DATABASE holds the model (schema {schema}), installed there once with",
+        *wrap(f"where {sql_dialect.run_database} (schema {schema}), installed there once with"),
         f"    {install}",
         "Token ids and text are exactly sqlgpt's, except:",
         *(line for difference in differences for line in wrap(difference, initial_indent="* ", subsequent_indent="  ")),

@@ -331,10 +331,51 @@ class Dialect:
     # what the script needs from the others.
 
     run_hint: str | None = None  # the shell command that runs a script; DATABASE: the user's database
+    run_database = "DATABASE holds the model"  # what the header says DATABASE is
+    install_options: tuple[str, ...] = ("-d", "DATABASE")  # `sqlgpt next`'s options installing the model there
     text_type = "VARCHAR"
     double_type = "DOUBLE"
     chr_function = "chr"
     script_differences: tuple[str, ...] = ()  # where this database's script can differ from sqlgpt's text
+    script_key = " PRIMARY KEY"  # marks a script table's key column (none where tables have no keys)
+    # The characters a prompt's literal writes as `char` calls: control characters other than
+    # newline and tab (a regex class's inside; see `literal`).
+    literal_escapes = r"\x01-\x08\x0b-\x1f\x7f"
+
+    def script_table(self, name: str, columns: str) -> str:
+        """A statement creating the script's session table `name` with `columns` (definitions)."""
+        return f"CREATE TEMP TABLE {name} ({columns})"
+
+    def script_table_as(self, name: str) -> str:
+        """The start of a statement creating the script's session table `name` from the query
+        written after it."""
+        return f"CREATE TEMP TABLE {name} AS"
+
+    def script_index(self, name: str, table: str, column: str) -> list[str]:
+        """Statements indexing the script's table `table` by `column` (none without indexes)."""
+        return [f"CREATE INDEX {name} ON {table} ({column})"]
+
+    # Where a database runs a recursive CTE badly, these write the script's three recursions
+    # another way; None: the plan's recursive CTE (plan/text.py).
+
+    def script_numbers(self, top: str) -> str | None:
+        """A query of the numbers i = 1, 2, ... up to `top`'s one value k."""
+        return None
+
+    def script_bpe(self) -> tuple[str, str] | None:
+        """(comment, query of pos, token): the byte pair encoding of pieces(piece, hex), each
+        pre-token's parts merged, lowest merge rank first (the leftmost of equals), until no
+        adjacent pair is a token."""
+        return None
+
+    def script_walk(self) -> tuple[str, str] | None:
+        """(the decoder's last CTE, its final query): the text of chars(o, width, piece), the
+        pieces a walk from o = 1 reaches, each `width` after the last, in order."""
+        return None
+
+    def script_set(self, table: str, column: str, value: str) -> str:
+        """A statement setting `column` of the one row of the script's table `table` to `value`."""
+        return f"UPDATE {table} SET {column} = {value}"
 
     def find(self, haystack: str, needle: str) -> str:
         """1-based position of `needle` in `haystack`, 0 if absent."""
@@ -366,6 +407,15 @@ class Dialect:
 
     def script_before_output(self) -> list[str]:
         """Lines before the script's final SELECT, so that the shell prints just the text."""
+        return []
+
+    def script_after_output(self) -> list[str]:
+        """Lines after the script's final SELECT: cleaning up what a session does not."""
+        return []
+
+    def script_workspace(self) -> list[tuple[str, str]]:
+        """(comment, statement) pairs run after the model check, giving the script's tables a
+        place of their own (none where a session's temporary tables are its own)."""
         return []
 
     def model_check(self, condition: str, message: str) -> list[str]:
@@ -401,13 +451,13 @@ class Dialect:
                 for i in range(0, len(rows), per_insert)]
 
     def literal(self, text: str) -> str:
-        """`text` as a SQL string expression: single quotes doubled, control characters other
-        than newline and tab as `char` calls (see script.py's docstring); NUL is refused."""
+        """`text` as a SQL string expression: single quotes doubled, the characters of
+        `literal_escapes` as `char` calls (see script.py's docstring); NUL is refused."""
         if "\0" in text:
             raise SqlgptError("the prompt contains a NUL character, which no database's text can hold")
         parts = []
         # Split at the control characters: the odd parts are they, the even parts the text between.
-        for i, part in enumerate(re.split(r"([\x01-\x08\x0b-\x1f\x7f])", text)):
+        for i, part in enumerate(re.split(f"([{self.literal_escapes}])", text)):
             if i % 2:
                 parts.append(self.char(str(ord(part))))
             elif part:

@@ -12,17 +12,62 @@ database (see `drivers/spark.py`). Lambda variables get names no column has (`a_
 User text never reaches SQL text: token ids and catalogue values are bound parameters
 (`:name` or `?` markers of `spark.sql(..., args=...)`).
 
-SQL text only: sessions, the metastore, the no-transaction installs and Arrow loads are
-`drivers/spark.py`'s. Spark has no standalone script (`run_hint` None).
+SQL text only, and the settings that say where a local Spark keeps its tables
+(`local_settings`), which the driver's local sessions and the standalone script's `spark-sql`
+command line share: sessions, the metastore, the no-transaction installs and Arrow loads are
+`drivers/spark.py`'s.
+
+The standalone script (`run_hint`: pyspark's `spark-sql` shell) needs Spark 4.2 or later:
+recursive CTEs came in 4.1, `vector_inner_product` (the default dialect's dot product, as an
+install on 4.2+ computes) in 4.2. Spark has no temporary tables: the script's tables are
+parquet tables in a database of its own, `sqlgpt_script`, dropped when it ends (and when the
+next run starts, if one stopped early). Its recursive CTEs (the prompt's numbers, byte pair
+encoding, the decoder's walk) run one Spark job per level, with the level limit lifted.
 """
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ....errors import SqlgptError
 from .base import Dialect
+from .pretokenize import gpt2_pattern
+
+LOG_CONFIG = "log4j2.properties"  # a local Spark's log settings, in its folder (written by the driver)
+SCRIPT_DATABASE = "sqlgpt_script"  # where the standalone script keeps its tables
+
+
+def local_settings(directory: str | Path) -> dict[str, str]:
+    """The settings of a local Spark whose managed tables persist in the folder `directory`:
+    its warehouse, its Derby metastore (one process at a time), and its log settings there.
+    sqlgpt's local sessions (`drivers/spark.py`'s `local_session`) start with these, and the
+    standalone script's `spark-sql` command line (`run_hint`) passes them, so that both find
+    the same installed models."""
+    home = Path(directory)
+    return {
+        "spark.sql.warehouse.dir": str(home / "warehouse"),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={home} -Dlog4j2.configurationFile={home / LOG_CONFIG}",
+        # Local mode runs tasks inside the driver, so its heap holds the cached weights.
+        "spark.driver.memory": "4g",
+    }
+
+
+# The standalone script's own settings, on spark-sql's command line: a SET in the script
+# would print its value where only the text may be printed.
+SCRIPT_SETTINGS = {
+    "spark.sql.shuffle.partitions": "1",  # a step shuffles a few small rows (as sqlgpt's sessions do)
+}
+
+
+def _spark_sql_command() -> str:
+    """The `spark-sql` command line running script.sql against the local Spark in the folder DATABASE."""
+    settings = local_settings("DATABASE") | SCRIPT_SETTINGS
+    options = (f"--conf {shlex.quote(f'{key}={value}')}" for key, value in settings.items())
+    return " ".join(["spark-sql", *options, "-S", "-f", "script.sql"])
 
 
 class SparkDialect(Dialect):
@@ -210,3 +255,93 @@ class SparkDialect(Dialect):
     def uncache_table_sql(self, table: str) -> str:
         """A statement releasing what `cache_table_sql` kept."""
         return f"UNCACHE TABLE IF EXISTS {table}"
+
+    # -- the standalone script -----------------------------------------------------------------
+
+    run_hint = _spark_sql_command()
+    run_database = ("DATABASE is the folder where sqlgpt's local Spark keeps its warehouse and metastore (spark/ in "
+                    "sqlgpt's cache folder: ~/.cache/sqlgpt/spark on Linux), with no other Spark using it, and it holds "
+                    "the model")
+    install_options = ()  # a local Spark: its tables in that folder
+    text_type = "STRING"
+    script_key = ""  # Spark's tables have no keys (nor indexes)
+    # Also a backslash (an escape in Spark's string literals) and $ (spark-sql substitutes ${name}).
+    literal_escapes = Dialect.literal_escapes + r"\\$"
+
+    def script_table(self, name: str, columns: str) -> str:
+        return f"CREATE TABLE {name} ({columns}) USING parquet"  # in the script's database (script_workspace)
+
+    def script_table_as(self, name: str) -> str:
+        return f"CREATE TABLE {name} USING parquet AS"
+
+    def script_index(self, name: str, table: str, column: str) -> list[str]:
+        return []
+
+    def script_set(self, table: str, column: str, value: str) -> str:
+        return f"INSERT OVERWRITE TABLE {table} SELECT {value} AS {column}"  # plain tables have no UPDATE
+
+    def half(self, n: str) -> str:
+        return f"({n}) DIV 2"  # `/` divides as decimals in Spark
+
+    def values_sql(self, table: str, rows: list[str], per_insert: int = 10_000) -> list[str]:
+        # Each INSERT is a Spark job writing its own files: GPT-2's vocabulary in 6, not 101.
+        return super().values_sql(table, rows, per_insert)
+
+    # Spark runs a recursive CTE as one job per level (seconds each here), and rejects the
+    # plan's byte pair encoding (a correlated subquery in the recursion): arrays and lambdas
+    # instead, one job each.
+
+    def script_numbers(self, top: str) -> str:
+        return f"SELECT explode(sequence(1, top.k)) AS i FROM ({top}) top"
+
+    def script_bpe(self) -> tuple[str, str]:
+        comment = ("""byte pair encoding as a bounded loop, not a recursion: each pre-token's parts (a byte each, as hex)
+go through as many rounds as it has bytes (`aggregate`), each merging the adjacent pair of lowest
+merge rank, the leftmost of equals, if one is a token. The ranks are a map of the merges that occur
+in some pre-token (Spark looks a map's keys up one by one).""")
+        pairs = "zip_with(slice(ps_, 1, size(ps_) - 1), slice(ps_, 2, size(ps_) - 1), (a_, b_) -> a_ || b_)"
+        # The lowest (rank, j): j the pair's left part, counted from 1; NULL if no pair is a token.
+        best = (f"array_min(filter(transform({pairs}, (p_, j_) -> named_struct('rank', try_element_at(r.ranks, p_), "
+                f"'j', j_ + 1)), c_ -> c_.rank IS NOT NULL))")
+        merge = ("CASE WHEN b_ IS NULL THEN ps_ ELSE concat(slice(ps_, 1, b_.j - 1), array(ps_[b_.j - 1] || ps_[b_.j]), "
+                 "slice(ps_, b_.j + 2, size(ps_))) END")
+        one_round = f"transform(array({best}), b_ -> {merge})[0]"  # the best pair b_, computed once
+        return comment, f"""WITH
+  ranks AS (SELECT map_from_entries(collect_list(struct(v.hex, v.merge_rank))) AS ranks
+            FROM vocab v LEFT SEMI JOIN pieces p ON instr(p.hex, v.hex) > 0 WHERE v.merge_rank IS NOT NULL),
+  parts AS (SELECT piece, transform(sequence(1, length(hex) DIV 2), i_ -> substr(hex, 2 * i_ - 1, 2)) AS ps FROM pieces),
+  merged AS (SELECT p.piece, aggregate(p.ps, p.ps, (ps_, x_) -> {one_round}) AS ps FROM parts p, ranks r),
+  tokens AS (SELECT piece, posexplode(ps) AS (k, part) FROM merged)
+SELECT CAST(row_number() OVER (ORDER BY t.piece, t.k) - 1 AS INT) AS pos, v.id AS token
+FROM tokens t JOIN vocab v ON v.hex = t.part"""
+
+    def script_walk(self) -> tuple[str, str]:
+        step = ("(a_, c_) -> CASE WHEN c_.o = a_.o THEN named_struct('o', a_.o + c_.width, 'txt', a_.txt || c_.piece) "
+                "ELSE a_ END")
+        return ("  walk AS (SELECT sort_array(collect_list(struct(o, width, piece))) AS cs FROM chars)",
+                f"SELECT aggregate(cs, named_struct('o', 1, 'txt', CAST('' AS STRING)), {step}).txt FROM walk")
+
+    def char(self, code: str) -> str:
+        return f"format_string('%c', CAST({code} AS INT))"  # Spark's chr() is chr(code % 256)
+
+    def model_check(self, condition: str, message: str) -> list[str]:
+        # CACHE TABLE ... AS computes its query at once, and prints nothing where a SELECT would print a row.
+        return [f"CACHE TABLE model_check AS SELECT CASE WHEN ({condition}) = 1 THEN 1 ELSE raise_error('{message}') END AS ok",
+                "UNCACHE TABLE model_check"]
+
+    def script_workspace(self) -> list[tuple[str, str]]:
+        return [("a database of the script's own for its tables, dropped at the end (or here, if a run stopped early)",
+                 f"DROP DATABASE IF EXISTS {SCRIPT_DATABASE} CASCADE"),
+                ("", f"CREATE DATABASE {SCRIPT_DATABASE}"), ("", f"USE {SCRIPT_DATABASE}")]
+
+    def script_after_output(self) -> list[str]:
+        return ["USE default;", f"DROP DATABASE {SCRIPT_DATABASE} CASCADE;"]  # Spark drops no current database
+
+    def pieces(self) -> tuple[str, str]:
+        def escape(c: int) -> str:
+            return f"\\\\x{{{c:x}}}"  # Java's \x{h..h}, its backslash doubled in Spark's literal
+
+        pattern = gpt2_pattern(escape, lookahead=True).replace("'", "''")
+        return ("""Spark's regex is Java's: GPT-2's pattern as it is, lookahead and first-match alternatives included.""",
+                (f"INSERT INTO pieces\nSELECT CAST(u.i + 1 AS INT), {self.utf8_hex('u.piece')} "
+                 f"FROM prompt p LATERAL VIEW posexplode(regexp_extract_all(p.txt, '{pattern}', 0)) u AS i, piece"))

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from ....errors import SqlgptError, first_line
-from ..dialects.spark import SparkDialect
+from ..dialects.spark import LOG_CONFIG, SparkDialect, local_settings
 from .base import Driver, cache_path
 
 DEFAULT_MASTER = "local[*]"
@@ -378,13 +378,8 @@ def local_session(master: str = DEFAULT_MASTER, directory: str | os.PathLike[str
     metastore in `directory` (default: the user's cache directory, `sqlgpt/spark`)."""
     directory = cache_path("spark") if directory is None else Path(directory).resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    return _start(master, directory, {
-        "spark.sql.warehouse.dir": str(directory / "warehouse"),
-        "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={directory / 'metastore_db'};create=true",
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={directory} -Dlog4j2.configurationFile={_log_config(directory)}",
-        # Local mode runs tasks inside the driver, so its heap holds the cached weights.
-        "spark.driver.memory": "4g",
-    })
+    _write_log_config(directory)
+    return _start(master, directory, local_settings(directory))  # as the standalone script's spark-sql has them
 
 
 def _start(master: str, directory: Path, settings: dict[str, str]) -> Any:
@@ -462,8 +457,8 @@ def _check_reachable(master: str) -> None:
     raise SqlgptError(f"cannot reach the Spark master at {master} ({'; '.join(reasons)})")
 
 
-def _log_config(directory: Path) -> Path:
-    path = directory / "log4j2.properties"
+def _write_log_config(directory: Path) -> None:
+    """The log settings `local_settings` names, in `directory`."""
+    path = directory / LOG_CONFIG
     if not path.is_file() or path.read_text() != LOG4J2_PROPERTIES:
         path.write_text(LOG4J2_PROPERTIES)
-    return path
