@@ -271,7 +271,7 @@ def cases(tiny_dir) -> list[tuple[str, int, float, int | None, str]]:
 @pytest.fixture(scope="module")
 def spark_cases(tiny_dir) -> list[tuple[str, int, float, int | None, str]]:
     """The first two of `cases`, shorter: Spark takes seconds per token."""
-    return reference_cases(tiny_dir, [(NASTY, 5, 0.0, None), ("the cat", 5, 1.3, 5)])
+    return reference_cases(tiny_dir, [(NASTY, 4, 0.0, None), ("the cat", 4, 1.3, 5)])
 
 
 RUNNERS = {"duckdb-module": "duckdb", "duckdb-shell": "duckdb", "psql": "postgres", "sqlite-shell": "sqlite",

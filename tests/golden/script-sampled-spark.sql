@@ -4,14 +4,16 @@
 --     sqlgpt generate PROMPT -n 5 --temperature 0.8 --seed 1234 --model <model-dir>
 -- Run it with
 --     spark-sql --conf spark.sql.warehouse.dir=DATABASE/warehouse --conf 'spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName=DATABASE/metastore_db;create=true' --conf 'spark.driver.extraJavaOptions=-Dderby.system.home=DATABASE -Dlog4j2.configurationFile=DATABASE/log4j2.properties' --conf spark.driver.memory=4g --conf spark.sql.shuffle.partitions=1 -S -f script.sql
--- where DATABASE is the folder where sqlgpt's local Spark keeps its warehouse and metastore
--- (spark/ in sqlgpt's cache folder: ~/.cache/sqlgpt/spark on Linux), with no other Spark using it,
--- and it holds the model (schema m_<schema>), installed there once with
+-- where DATABASE is the folder of sqlgpt's local Spark, its warehouse and metastore (spark/ in
+-- sqlgpt's cache folder: ~/.cache/sqlgpt/spark on Linux; no other Spark may use it meanwhile),
+-- which holds the model (schema m_<schema>), installed there once with
 --     sqlgpt next x --model <model-dir> --engine spark
 -- Token ids and text are exactly sqlgpt's, except:
 -- * A NUL character in the generated text is printed as U+FFFD: no database's text holds NUL.
 -- * Softmax and cumulative sums add up in the database's order, not NumPy's: a different token
 --   only where a draw falls within rounding error (~1e-15) of a bucket's edge.
+
+-- Spark 4.2.0 or later: dot products are its vector_inner_product, as sqlgpt computes on that Spark.
 
 -- ===== the model must be installed =====
 CACHE TABLE model_check AS SELECT CASE WHEN (SELECT count(*) FROM sqlgpt_models WHERE schema_name = 'm_<schema>' AND format_version = 1) = 1 THEN 1 ELSE raise_error('model m_<schema> is not installed in this database (in this layout): see the header of this script') END AS ok;

@@ -1,20 +1,22 @@
 """The standalone SQL script: prompt in, generated text out, all in the database's own shell.
 
-`build_script` writes one file of SQL that runs in `duckdb`, `psql` or `sqlite3` against a
-database where the model is already installed, and prints the text the model generates
+`build_script` writes one file of SQL that runs in `duckdb`, `psql`, `sqlite3` or Spark's
+`spark-sql` against a database where the model is already installed (for Spark: the folder
+of sqlgpt's local Spark, its warehouse and metastore), and prints the text the model generates
 after a prompt: the article "GPT in 500 lines of SQL", made exact and cached. From text to
 text, every step is SQL:
 
 1. the tokenizer's table: each token's bytes (as hex) and merge rank, created from VALUES;
-2. GPT-2's pre-tokenizer: the database's own regex (DuckDB's RE2, PostgreSQL's AREs), or a
-   scan over the characters where there is none (SQLite). The pattern's classes (letters,
+2. GPT-2's pre-tokenizer: the database's own regex (DuckDB's RE2, PostgreSQL's AREs, Spark's
+   Java regex), or a scan over the characters where there is none (SQLite). The pattern's classes (letters,
    numbers, white space) are written out as code-point ranges from the `regex` package that
    `sqlgpt.Tokenizer` uses, so every database splits exactly as it does;
-3. byte pair encoding as a recursive CTE: each round merges, in every pre-token, the adjacent
-   pair whose bytes have the lowest merge rank (the leftmost of equals), until none is a token;
+3. byte pair encoding as a recursive CTE (in Spark, a bounded loop over arrays: see
+   `dialects/spark.py`): each round merges, in every pre-token, the adjacent pair whose bytes
+   have the lowest merge rank (the leftmost of equals), until none is a token;
 4. the forward passes: the plan's own statements with the KV cache in session tables,
-   defined once (PREPARE in PostgreSQL, views in DuckDB and SQLite) and run once per new
-   token, unrolled; their position comes from the session's tables, in SQL;
+   defined once (PREPARE in PostgreSQL, views in DuckDB, SQLite and Spark) and run once per
+   new token, unrolled; their position comes from the session's tables, in SQL;
 5. each next token: greedy (argmax, ties to the lower id, as NumPy's argmax) or sampled as
    sqlgpt's NumPy sampler does with a seed. The seed's uniform draws are written into the
    script (they never depend on the model, one per token); the softmax at the temperature,
@@ -25,8 +27,8 @@ text, every step is SQL:
 What it does not do: install the model (the header says how), top-k, top-p or stop strings.
 The header of each script lists where it can differ from `sqlgpt generate`. What differs
 between databases (types, string functions, the pre-tokenizer, the shell's settings and
-command line) is their dialects' (`dialects/<db>.py`); a database whose dialect has no
-`run_hint` (Spark) has no script.
+command line, where the script's tables live) is their dialects' (`dialects/<db>.py`); a
+database whose dialect has no `run_hint` would have no script (today every one has).
 
 This module assembles the file; the SQL it holds is written by the plan (`plan/text.py` for
 the tokenizer, the pick and the bookkeeping, `plan/model.py` for the step) and the dialect.
@@ -35,7 +37,8 @@ The prompt is the one piece of user text in the script, and a file the user runs
 one place for it: a string literal. Single quotes are doubled; control characters other than
 newline and tab are written as chr() calls, so that no editor or newline translation can
 change them; NUL is rejected (no database's text holds it). PostgreSQL's script turns
-standard_conforming_strings on, so a backslash is an ordinary character there too.
+standard_conforming_strings on, so a backslash is an ordinary character there too; Spark's
+writes a backslash and `$` as calls too (its literals read escapes, spark-sql `${name}`).
 """
 
 from __future__ import annotations
@@ -90,7 +93,7 @@ def decode_statement(dialect: str, eot: int | None) -> Statement:
 def build_script(checkpoint: Checkpoint, dialect: str, prompt: str, max_new_tokens: int, *,
                  temperature: float = 0.0, seed: int | None = None, model: str | None = None) -> str:
     """The SQL script that generates `max_new_tokens` tokens after `prompt` in `dialect`
-    ('duckdb', 'postgres' or 'sqlite') and prints them as text, as
+    ('duckdb', 'postgres', 'sqlite' or 'spark') and prints them as text, as
     `GPT.generate(prompt, max_new_tokens, temperature=..., seed=...)` does.
 
     `temperature` 0 is greedy; above 0 the script samples with the draws of NumPy's

@@ -10,19 +10,24 @@ database (see `drivers/spark.py`). Lambda variables get names no column has (`a_
 ...): they would shadow table aliases.
 
 User text never reaches SQL text: token ids and catalogue values are bound parameters
-(`:name` or `?` markers of `spark.sql(..., args=...)`).
+(`:name` or `?` markers of `spark.sql(..., args=...)`). The one exception is the standalone
+script's prompt, which `literal` quotes (a backslash and `$` as format_string calls too:
+Spark's literals read backslash escapes, and spark-sql substitutes `${name}`).
+
+The standalone script (`run_hint`: pyspark's `spark-sql` shell, in the folder of sqlgpt's
+local Spark) computes as an install on Spark 4.2+ does, with `vector_inner_product`, so it
+needs that Spark. Spark has no temporary tables: the script's tables are parquet tables in
+a database of its own, `sqlgpt_script`, dropped when it ends (and when the next run starts,
+if one stopped early). Its pre-tokenizer is Java's regex, which has GPT-2's lookahead.
+Spark's recursive CTEs (new in 4.x; tried on 4.3) run one job per level (seconds each on 2
+cores) and fail on the plan's byte pair encoding (a correlated subquery in the recursion), so
+the script has none: byte pair encoding is a bounded loop (`aggregate` over as many rounds as a
+pre-token has bytes), the numbers a `sequence`, the decoder's walk an `aggregate`.
 
 SQL text only, and the settings that say where a local Spark keeps its tables
-(`local_settings`), which the driver's local sessions and the standalone script's `spark-sql`
-command line share: sessions, the metastore, the no-transaction installs and Arrow loads are
+(`local_settings`), which the driver's local sessions and the script's `spark-sql` command
+line share: sessions, the metastore, the no-transaction installs and Arrow loads are
 `drivers/spark.py`'s.
-
-The standalone script (`run_hint`: pyspark's `spark-sql` shell) needs Spark 4.2 or later:
-recursive CTEs came in 4.1, `vector_inner_product` (the default dialect's dot product, as an
-install on 4.2+ computes) in 4.2. Spark has no temporary tables: the script's tables are
-parquet tables in a database of its own, `sqlgpt_script`, dropped when it ends (and when the
-next run starts, if one stopped early). Its recursive CTEs (the prompt's numbers, byte pair
-encoding, the decoder's walk) run one Spark job per level, with the level limit lifted.
 """
 
 from __future__ import annotations
@@ -259,9 +264,9 @@ class SparkDialect(Dialect):
     # -- the standalone script -----------------------------------------------------------------
 
     run_hint = _spark_sql_command()
-    run_database = ("DATABASE is the folder where sqlgpt's local Spark keeps its warehouse and metastore (spark/ in "
-                    "sqlgpt's cache folder: ~/.cache/sqlgpt/spark on Linux), with no other Spark using it, and it holds "
-                    "the model")
+    run_database = ("DATABASE is the folder of sqlgpt's local Spark, its warehouse and metastore (spark/ in sqlgpt's "
+                    "cache folder: ~/.cache/sqlgpt/spark on Linux; no other Spark may use it meanwhile), which holds the "
+                    "model")
     install_options = ()  # a local Spark: its tables in that folder
     text_type = "STRING"
     script_key = ""  # Spark's tables have no keys (nor indexes)
@@ -323,6 +328,10 @@ FROM tokens t JOIN vocab v ON v.hex = t.part"""
 
     def char(self, code: str) -> str:
         return f"format_string('%c', CAST({code} AS INT))"  # Spark's chr() is chr(code % 256)
+
+    def script_preamble(self) -> list[str]:
+        return [f"-- Spark {self.vector_functions_since} or later: dot products are its vector_inner_product, as sqlgpt "
+                "computes on that Spark."] if self.vector_functions else []
 
     def model_check(self, condition: str, message: str) -> list[str]:
         # CACHE TABLE ... AS computes its query at once, and prints nothing where a SELECT would print a row.

@@ -9,8 +9,10 @@ What differs from the other databases, and how this driver copes:
 * Weight tables are managed parquet tables in a database per model; the engine caches
   them in memory while it is open. With a local master sqlgpt starts Spark itself, with
   its warehouse and (Hive/Derby) metastore under the user's cache directory, so installed
-  models outlive the process; only one process at a time can use that metastore. With
-  another master, or a given session, Spark's own configuration says where tables live.
+  models outlive the process; only one process at a time can use that metastore. (Those
+  settings are `local_settings` in `dialects/spark.py`: the standalone script's spark-sql
+  command line passes the same ones, to find the same models.) With another master, or a
+  given session, Spark's own configuration says where tables live.
 * Plain tables have no UPDATE or DELETE: the catalogue's rare edits rewrite its few rows.
 * There are no transactions: an install creates its model database first and writes the
   catalogue row last, so an interrupted one is never used; a failure or Ctrl-C drops

@@ -10,6 +10,7 @@ dialect writes (`Dialect.literal`). The tables a script makes:
     prompt(txt), nums(i)           the prompt, and the numbers 1.. up to the longest hex
     pieces(piece, hex)             the prompt's pre-tokens
     prompt_tokens(pos, token)      the prompt's ids, by byte pair encoding in a recursive CTE
+                                   (or the dialect's own way, `Dialect.script_bpe`)
     step_start(pos), picked(k, token), draws(k, m)
                                    where a step starts, the tokens picked, sampling's draws
 """
