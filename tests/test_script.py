@@ -281,7 +281,8 @@ RUNNERS = {"duckdb-module": "duckdb", "duckdb-shell": "duckdb", "psql": "postgre
 @pytest.mark.parametrize("runner", RUNNERS)
 def test_script_prints_what_generate_gives(runner, tiny_dir, tmp_path, request):
     checkpoint = open_checkpoint(str(tiny_dir))
-    for prompt, n, temperature, seed, expected in request.getfixturevalue("spark_cases" if runner == "spark-sql" else "cases"):
+    cases = request.getfixturevalue("spark_cases" if runner == "spark-sql" else "cases")
+    for prompt, n, temperature, seed, expected in cases:
         script = build_script(checkpoint, RUNNERS[runner], prompt, n, temperature=temperature, seed=seed)
         assert run_in_shell(runner, script, tmp_path, request) == expected.replace("\0", "\ufffd")
 

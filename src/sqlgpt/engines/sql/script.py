@@ -2,15 +2,15 @@
 
 `build_script` writes one file of SQL that runs in `duckdb`, `psql`, `sqlite3` or Spark's
 `spark-sql` against a database where the model is already installed (for Spark: the folder
-of sqlgpt's local Spark, its warehouse and metastore), and prints the text the model generates
-after a prompt: the article "GPT in 500 lines of SQL", made exact and cached. From text to
-text, every step is SQL:
+of sqlgpt's local Spark, its warehouse and metastore), and prints the text the model
+generates after a prompt: the article "GPT in 500 lines of SQL", made exact and cached.
+From text to text, every step is SQL:
 
 1. the tokenizer's table: each token's bytes (as hex) and merge rank, created from VALUES;
 2. GPT-2's pre-tokenizer: the database's own regex (DuckDB's RE2, PostgreSQL's AREs, Spark's
-   Java regex), or a scan over the characters where there is none (SQLite). The pattern's classes (letters,
-   numbers, white space) are written out as code-point ranges from the `regex` package that
-   `sqlgpt.Tokenizer` uses, so every database splits exactly as it does;
+   Java regex), or a scan over the characters where there is none (SQLite). The pattern's
+   classes (letters, numbers, white space) are written out as code-point ranges from the
+   `regex` package that `sqlgpt.Tokenizer` uses, so every database splits exactly as it does;
 3. byte pair encoding as a recursive CTE (in Spark, a bounded loop over arrays: see
    `dialects/spark.py`): each round merges, in every pre-token, the adjacent pair whose bytes
    have the lowest merge rank (the leftmost of equals), until none is a token;
@@ -148,7 +148,8 @@ def build_script(checkpoint: Checkpoint, dialect: str, prompt: str, max_new_toke
     title = f"each token's work, defined once: the forward step from position {STEP_START}, then the pick"
     sections.append((title, once))
     for k in range(max_new_tokens):
-        sections.append((f"token {k + 1} of {max_new_tokens}", [text.next_step(sql_dialect), *each, text.append_picked(eot)]))
+        token = [text.next_step(sql_dialect), *each, text.append_picked(eot)]
+        sections.append((f"token {k + 1} of {max_new_tokens}", token))
     header = _header(sql_dialect, checkpoint, schema, model or str(checkpoint.directory), max_new_tokens, temperature, seed)
     preamble = sql_dialect.script_preamble()
     lines = [*header, "", *preamble, *([""] if preamble else [])]

@@ -456,7 +456,7 @@ class Dialect:
         if "\0" in text:
             raise SqlgptError("the prompt contains a NUL character, which no database's text can hold")
         parts = []
-        # Split at the control characters: the odd parts are they, the even parts the text between.
+        # Split at the characters to escape: the odd parts are they, the even parts the text between.
         for i, part in enumerate(re.split(f"([{self.literal_escapes}])", text)):
             if i % 2:
                 parts.append(self.char(str(ord(part))))

@@ -300,21 +300,22 @@ class SparkDialect(Dialect):
         return f"SELECT explode(sequence(1, top.k)) AS i FROM ({top}) top"
 
     def script_bpe(self) -> tuple[str, str]:
-        comment = ("""byte pair encoding as a bounded loop, not a recursion: each pre-token's parts (a byte each, as hex)
-go through as many rounds as it has bytes (`aggregate`), each merging the adjacent pair of lowest
-merge rank, the leftmost of equals, if one is a token. The ranks are a map of the merges that occur
-in some pre-token (Spark looks a map's keys up one by one).""")
+        comment = """byte pair encoding as a bounded loop, not a recursion: each pre-token's parts (a byte
+each, as hex) go through as many rounds as it has bytes (`aggregate`), each merging the adjacent
+pair of lowest merge rank, the leftmost of equals, if one is a token. The ranks are a map of the
+merges that occur in some pre-token (Spark looks a map's keys up one by one)."""
         pairs = "zip_with(slice(ps_, 1, size(ps_) - 1), slice(ps_, 2, size(ps_) - 1), (a_, b_) -> a_ || b_)"
         # The lowest (rank, j): j the pair's left part, counted from 1; NULL if no pair is a token.
         best = (f"array_min(filter(transform({pairs}, (p_, j_) -> named_struct('rank', try_element_at(r.ranks, p_), "
                 f"'j', j_ + 1)), c_ -> c_.rank IS NOT NULL))")
-        merge = ("CASE WHEN b_ IS NULL THEN ps_ ELSE concat(slice(ps_, 1, b_.j - 1), array(ps_[b_.j - 1] || ps_[b_.j]), "
-                 "slice(ps_, b_.j + 2, size(ps_))) END")
+        merge = ("CASE WHEN b_ IS NULL THEN ps_ ELSE concat(slice(ps_, 1, b_.j - 1), "
+                 "array(ps_[b_.j - 1] || ps_[b_.j]), slice(ps_, b_.j + 2, size(ps_))) END")
         one_round = f"transform(array({best}), b_ -> {merge})[0]"  # the best pair b_, computed once
         return comment, f"""WITH
   ranks AS (SELECT map_from_entries(collect_list(struct(v.hex, v.merge_rank))) AS ranks
             FROM vocab v LEFT SEMI JOIN pieces p ON instr(p.hex, v.hex) > 0 WHERE v.merge_rank IS NOT NULL),
-  parts AS (SELECT piece, transform(sequence(1, length(hex) DIV 2), i_ -> substr(hex, 2 * i_ - 1, 2)) AS ps FROM pieces),
+  parts AS (SELECT piece, transform(sequence(1, length(hex) DIV 2), i_ -> substr(hex, 2 * i_ - 1, 2)) AS ps
+            FROM pieces),
   merged AS (SELECT p.piece, aggregate(p.ps, p.ps, (ps_, x_) -> {one_round}) AS ps FROM parts p, ranks r),
   tokens AS (SELECT piece, posexplode(ps) AS (k, part) FROM merged)
 SELECT CAST(row_number() OVER (ORDER BY t.piece, t.k) - 1 AS INT) AS pos, v.id AS token
@@ -330,13 +331,15 @@ FROM tokens t JOIN vocab v ON v.hex = t.part"""
         return f"format_string('%c', CAST({code} AS INT))"  # Spark's chr() is chr(code % 256)
 
     def script_preamble(self) -> list[str]:
-        return [f"-- Spark {self.vector_functions_since} or later: dot products are its vector_inner_product, as sqlgpt "
-                "computes on that Spark."] if self.vector_functions else []
+        if not self.vector_functions:
+            return []
+        return [f"-- Spark {self.vector_functions_since} or later: dot products are its vector_inner_product, as "
+                "sqlgpt computes on that Spark."]
 
     def model_check(self, condition: str, message: str) -> list[str]:
         # CACHE TABLE ... AS computes its query at once, and prints nothing where a SELECT would print a row.
-        return [f"CACHE TABLE model_check AS SELECT CASE WHEN ({condition}) = 1 THEN 1 ELSE raise_error('{message}') END AS ok",
-                "UNCACHE TABLE model_check"]
+        return [(f"CACHE TABLE model_check AS SELECT CASE WHEN ({condition}) = 1 THEN 1 "
+                 f"ELSE raise_error('{message}') END AS ok"), "UNCACHE TABLE model_check"]
 
     def script_workspace(self) -> list[tuple[str, str]]:
         return [("a database of the script's own for its tables, dropped at the end (or here, if a run stopped early)",
@@ -351,6 +354,6 @@ FROM tokens t JOIN vocab v ON v.hex = t.part"""
             return f"\\\\x{{{c:x}}}"  # Java's \x{h..h}, its backslash doubled in Spark's literal
 
         pattern = gpt2_pattern(escape, lookahead=True).replace("'", "''")
-        return ("""Spark's regex is Java's: GPT-2's pattern as it is, lookahead and first-match alternatives included.""",
+        return ("Spark's regex is Java's: GPT-2's pattern as it is, lookahead and first-match alternatives included.",
                 (f"INSERT INTO pieces\nSELECT CAST(u.i + 1 AS INT), {self.utf8_hex('u.piece')} "
                  f"FROM prompt p LATERAL VIEW posexplode(regexp_extract_all(p.txt, '{pattern}', 0)) u AS i, piece"))

@@ -52,7 +52,8 @@ def vocabulary(tokenizer: Tokenizer, dialect: Dialect) -> list[Statement]:
                   dialect.script_table("vocab", f"id INTEGER{dialect.script_key}, hex {dialect.text_type} NOT NULL, "
                                                 "merge_rank INTEGER")),
         *(Statement("", sql) for sql in dialect.values_sql("vocab", _vocabulary_rows(tokenizer))),
-        *(Statement("tokens are looked up by their bytes", sql) for sql in dialect.script_index("vocab_hex", "vocab", "hex")),
+        *(Statement("tokens are looked up by their bytes", sql)
+          for sql in dialect.script_index("vocab_hex", "vocab", "hex")),
         *(Statement(comment, sql) for comment, sql in dialect.class_tables()),
     ]
 
