@@ -2,6 +2,7 @@
 
 Run: python bench/bench_engines.py [--quick] [--model-shape gpt2-124m smollm2-135m]
                                    [--engines torch numpy duckdb duckdb-nokernel postgres postgres-plain sqlite spark]
+                                   [--tables] [--spark-batch]
 
 A random-weight checkpoint of each shape is built once under bench/out/ (weights do not
 change speed): GPT-2 small (124M: 12 layers, 768 wide), and SmolLM2-135M (30 layers, 576
@@ -11,9 +12,6 @@ rotary angles). For each shape and engine, in its own process so peak memory is 
 
   prefill 7 / 256   seconds to run a prompt of that many tokens (a fresh KV cache)
   decode @10 / @500 seconds per generated token with that many positions already cached
-  score_table       seconds for `GPT.score_table` over tests/test_batch.py's 1,000 rows (DuckDB,
-                    checkpoints with a tokenizer, not --quick); PyTorch's figure is the same
-                    rows' losses in padded batches of 32
   peak RSS          the process's peak resident memory, and its ratio to the weights' bytes
 
 With two shapes, a last table compares decode time per layer (a SmolLM2 layer holds about
@@ -28,6 +26,14 @@ pgvector (`real[]` arrays, a dot product is `unnest` + `sum`) on the same privat
 `duckdb-nokernel` DuckDB's list_dot_product (`vector_kernel=False`); with both, a last line
 gives the kernel's gain on each figure. Figures are best-of-n and still move with whatever
 else the machine is doing.
+--tables adds table throughput: `GPT.score_table` over the same rows on each engine of
+torch, duckdb, duckdb-nokernel and spark asked for (PyTorch: transformers' model on each row's ids, padded
+batches of 64), rows/s and tokens/s, for each shape with a tokenizer (GPT-2 small's: 32
+texts of 1-13 words) and the bundled model (1,000 texts of 1-3 words and one long one, the
+rows tests/test_spark_engine.py scores). --spark-batch scores those 1,000 rows with the
+tests' tiny model on Spark local[2] along today's path (vector functions, a weight matrix
+as one value) and the one before (a row per output unit, lambda dot products), in one run,
+best of two each, and checks every row's loss against `GPT.score` on NumPy (1e-4).
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from bench_tokenizer import best_seconds as best  # bench/ is on sys.path when r
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 SHAPES = ("gpt2-124m", "smollm2-135m")
-COLUMNS = ("prefill 7", "prefill 256", "decode @10", "decode @500", "score_table")
+COLUMNS = ("prefill 7", "prefill 256", "decode @10", "decode @500")
 SMOLLM2_135M_SHAPE = dict(hidden_size=576, num_attention_heads=9, num_key_value_heads=3, num_hidden_layers=30,
                           intermediate_size=1536, vocab_size=49152, max_position_embeddings=2048, rope_theta=100000.0)
 
@@ -104,10 +110,6 @@ def measure_torch(shape: str, quick: bool, threads: int) -> dict:
     result = {"prefill 7": best(lambda: prefill(7), 5), "decode @10": decode_at(10)}
     if not quick:
         result |= {"prefill 256": best(lambda: prefill(256), 2), "decode @500": decode_at(500)}
-        if has_tokenizer(shape):
-            from sqlgpt.checkpoint import Checkpoint
-
-            result["score_table"] = torch_score_rows(model, Checkpoint(checkpoint_of(shape)).tokenizer)
     return result
 
 
@@ -161,58 +163,171 @@ def measure_sqlgpt(shape: str, engine: str, quick: bool) -> dict:
         session.forward(ids[256:500])
         result["decode @500"] = decode(session, 3)
         session.close()
-        if engine == "duckdb" and has_tokenizer(shape):
-            result["score_table"] = measure_score_table(model, checkpoint)
     return result
 
 
-def score_rows() -> list[str]:
-    """tests/test_batch.py's 1,000 rows: 997 of 1-13 words, three of about 200."""
+# -- table throughput (--tables) and Spark's batch path against the one before (--spark-batch) ---
+
+BUNDLED = "bundled"  # the bundled model (shakespeare), measured beside the shapes
+SPARK_PATHS = {"today": {}, "before": {"layout": "vector", "vector_functions": False}}
+
+
+def model_dir(model: str) -> Path:
+    if model == BUNDLED:
+        from sqlgpt.models import BUNDLED_DIR, DEFAULT_MODEL
+
+        return BUNDLED_DIR / DEFAULT_MODEL
+    return checkpoint_of(model)
+
+
+def table_rows(model: str) -> list[str | None]:
+    """The texts each engine scores: for GPT-2 small's shape 32 of 1-13 words; otherwise the
+    1,000 rows tests/test_spark_engine.py scores (1-3 words, a NULL, an empty one, a long one)."""
     sys.path.insert(0, str(ROOT))
     from tests.test_batch import texts
 
-    return texts(997) + [" ".join(texts(30, seed=s)) for s in (7, 8, 9)]
+    if model == "gpt2-124m":
+        return texts(32, seed=3)
+    return [" ".join(t.split()[:3]) for t in texts(997, seed=3)] + [None, "", " ".join(texts(12, seed=4))]
 
 
-def measure_score_table(model, checkpoint) -> float:
-    """Seconds for GPT.score_table over score_rows(), a table in the engine's own database."""
-    import duckdb
+def score_in_spark(spark, directory: Path, rows: list[str | None], repeats: int, **options) -> tuple[float, dict]:
+    """Best seconds of `repeats` score_table runs over `rows` on Spark, and the last run's
+    {row: (tokens, loss)}."""
+    import sqlgpt
 
-    from sqlgpt.gpt import GPT
+    spark.sql("DROP TABLE IF EXISTS bench_docs")
+    spark.createDataFrame(list(enumerate(rows)), "id INT, body STRING").write.saveAsTable("bench_docs")
+    times = []
+    with sqlgpt.load(directory, engine="spark", session=spark, progress=False, **options) as gpt:
+        for _ in range(repeats):
+            spark.sql("DROP TABLE IF EXISTS bench_scores")
+            start = time.perf_counter()
+            gpt.score_table("bench_docs", "body", key="id", into="bench_scores")
+            times.append(time.perf_counter() - start)
+        got = {r["id"]: (r["tokens"], r["loss"]) for r in spark.table("bench_scores").collect()}
+    spark.sql("DROP TABLE IF EXISTS bench_docs")
+    spark.sql("DROP TABLE IF EXISTS bench_scores")
+    return min(times), got
 
-    model.close()  # the table is written with a connection of its own; the engine's is reopened
-    with duckdb.connect(model.database) as conn:
-        conn.execute("CREATE OR REPLACE TABLE bench_docs (id INTEGER, body VARCHAR)")
-        conn.executemany("INSERT INTO bench_docs VALUES (?, ?)", list(enumerate(score_rows())))
-    options = {"vector_kernel": model.dialect.wanted, "database": model.database, "progress": False}
-    gpt = GPT(type(model)(checkpoint, "duckdb", **options), checkpoint.tokenizer, name=checkpoint.name)
-    start = time.perf_counter()
-    gpt.score_table("bench_docs", "body", key="id", into="bench_scores", replace=True)
-    seconds = time.perf_counter() - start
-    gpt.close()
-    return seconds
+
+def measure_table(model: str, engine: str) -> dict:
+    """Seconds to score the model's rows on `engine` (not counting the install), the rows and
+    tokens scored, and the total loss (nats) over them."""
+    import sqlgpt
+
+    directory, rows = model_dir(model), table_rows(model)
+    reference = sqlgpt.load(directory, engine="numpy")  # tokenizer only
+    ids = [reference.score_ids(text) for text in rows if text]
+    tokens = sum(len(i) - 1 for i in ids)
+    if engine == "torch":
+        seconds, total = _torch_scores(directory, ids)
+    elif engine in ("duckdb", "duckdb-nokernel"):
+        import duckdb
+
+        database = OUT / f"tables-{model}-{engine}.duckdb"
+        database.unlink(missing_ok=True)
+        with duckdb.connect(str(database)) as conn:
+            conn.execute("CREATE TABLE docs (id INTEGER, body VARCHAR)")
+            conn.executemany("INSERT INTO docs VALUES (?, ?)", list(enumerate(rows)))
+        kernel = engine == "duckdb"  # with sqlgpt's vdot kernel (required), or list_dot_product
+        with sqlgpt.load(directory, engine="duckdb", database=str(database), progress=False, vector_kernel=kernel) as gpt:
+            start = time.perf_counter()
+            summary = gpt.score_table("docs", "body", key="id")
+            seconds = time.perf_counter() - start
+        total = summary.loss * summary.n_tokens
+        database.unlink()
+    elif engine == "spark":
+        from sqlgpt.engines.sql.drivers.spark import local_session
+
+        spark = local_session("local[*]", OUT / "spark")
+        seconds, got = score_in_spark(spark, directory, rows, 1)
+        total = sum(t * loss for t, loss in got.values() if loss is not None)
+    else:
+        raise SystemExit(f"no table throughput for {engine}")
+    return {"seconds": seconds, "rows": len(rows), "tokens": tokens, "nats": total}
 
 
-def torch_score_rows(model, tokenizer) -> float:
-    """Seconds for the losses of score_rows() in PyTorch: each row after <|endoftext|>, in
-    batches of 32 rows padded to their longest (sorted by length), as score_table scores them."""
+def _torch_scores(directory: Path, ids: list[list[int]]) -> tuple[float, float]:
+    """transformers' model over every row's ids (each within the context), in padded batches
+    of 64 rows of similar length: seconds and the total loss."""
     import torch
+    from transformers import AutoModelForCausalLM
 
-    rows = sorted(([tokenizer.eot_id, *tokenizer.encode(text)] for text in score_rows()), key=len)
-    start = time.perf_counter()
-    with torch.no_grad():
-        for i in range(0, len(rows), 32):
-            batch = rows[i:i + 32]
-            width = max(len(ids) for ids in batch)
-            ids = torch.tensor([ids + [0] * (width - len(ids)) for ids in batch])
-            mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in batch])
-            logits = model(ids, attention_mask=mask).logits[:, :-1]
-            nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
-            (nll * mask[:, 1:]).sum(1)
-    return time.perf_counter() - start
+    torch.set_num_threads(os.cpu_count() or 1)
+    model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32).eval()
+    start, total = time.perf_counter(), 0.0
+    ids = sorted(ids, key=len)
+    for i in range(0, len(ids), 64):
+        batch = ids[i : i + 64]
+        width = max(len(row) for row in batch)
+        tokens = torch.tensor([row + [0] * (width - len(row)) for row in batch])
+        mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in batch])
+        with torch.no_grad():
+            logits = model(tokens, attention_mask=mask).logits[:, :-1].double()
+        nll = -torch.log_softmax(logits, -1).gather(-1, tokens[:, 1:, None])[..., 0]
+        total += float((nll * mask[:, 1:]).sum())
+    return time.perf_counter() - start, total
+
+
+def measure_spark_batch() -> dict:
+    """The 1,000 rows with the tests' tiny model on local[2], today's path and the one before,
+    alternating, best of two each; every row's loss checked against GPT.score on NumPy."""
+    import sqlgpt
+    from sqlgpt.engines.sql.drivers.spark import local_session
+
+    sys.path.insert(0, str(ROOT))
+    from tests.conftest import TINY_SHAPE, make_checkpoint
+
+    directory = OUT / "tiny-random"
+    if not (directory / "model.safetensors").is_file():
+        make_checkpoint(directory, **TINY_SHAPE)
+    rows = table_rows(BUNDLED)  # the test's rows
+    reference = sqlgpt.load(directory, engine="numpy")
+    expected = {i: reference.score(text) for i, text in enumerate(rows) if text}
+    spark = local_session("local[2]", OUT / "spark-tiny")
+    result: dict = {}
+    for _ in range(2):
+        for name, options in SPARK_PATHS.items():
+            seconds, got = score_in_spark(spark, directory, rows, 1, **options)
+            worst = max(abs(got[i][1] - score.loss) for i, score in expected.items())
+            assert all(got[i][0] == score.n_tokens for i, score in expected.items()) and worst <= 1e-4, (name, worst)
+            result[name] = min(result.get(name, seconds), seconds)
+            result[f"{name} worst loss error"] = max(result.get(f"{name} worst loss error", 0.0), worst)
+    result["tokens"] = sum(score.n_tokens for score in expected.values())
+    return result
+
+
+def print_tables(model: str, results: dict[str, dict]) -> None:
+    first = next(iter(results.values()))
+    base = results.get("torch")
+    print(f"\n{model}: score_table over {first['rows']} rows ({first['tokens']} tokens scored)\n")
+    print("| engine | seconds | rows/s | tokens/s | loss (nats/token) |")
+    print("|---|---|---|---|---|")
+    for engine, r in results.items():
+        ratio = f" ({r['seconds'] / base['seconds']:.0f}×)" if base and engine != "torch" else ""
+        print(f"| {engine} | {r['seconds']:.2f}{ratio} | {r['rows'] / r['seconds']:.1f} | {r['tokens'] / r['seconds']:.1f} "
+              f"| {r['nats'] / r['tokens']:.6f} |")
+
+
+def print_spark_batch(result: dict) -> None:
+    print(f"\nSpark local[2], the tests' tiny model: score_table over 1,000 rows ({result['tokens']} tokens), best of 2\n")
+    print("| path | seconds | tokens/s | worst loss error vs GPT.score |")
+    print("|---|---|---|---|")
+    for name, label in (("before", "before: a row per output unit, lambda dot products"),
+                        ("today", "today: vector_inner_product, a matrix as one value")):
+        print(f"| {label} | {result[name]:.1f} | {result['tokens'] / result[name]:.0f} | "
+              f"{result[name + ' worst loss error']:.1e} |")
+    print(f"\n{result['before'] / result['today']:.1f}× faster than before")
 
 
 def child(shape: str, engine: str, quick: bool, threads: int) -> None:
+    if shape == "spark-batch":
+        print(json.dumps(measure_spark_batch()))
+        return
+    if engine.startswith("table:"):
+        print(json.dumps(measure_table(shape, engine.removeprefix("table:"))))
+        return
     result = measure_torch(shape, quick, threads) if engine == "torch" else measure_sqlgpt(shape, engine, quick)
     result["peak MB"] = peak_megabytes()
     print(json.dumps(result))
@@ -236,6 +351,11 @@ def main() -> int:
     parser.add_argument("--model-shape", nargs="+", choices=SHAPES, default=["gpt2-124m"], dest="shapes",
                         help="the shapes to measure, each a random-weight checkpoint (default: gpt2-124m)")
     parser.add_argument("--quick", action="store_true", help="skip the 256-token prompt and position 500")
+    parser.add_argument("--tables", action="store_true",
+                        help="also score a table's rows (torch, duckdb, duckdb-nokernel, spark among --engines): "
+                             "rows/s and tokens/s")
+    parser.add_argument("--spark-batch", action="store_true",
+                        help="also score 1,000 rows with the tests' tiny model on Spark, today's path against the one before")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     threads = os.cpu_count() or 1
@@ -249,19 +369,34 @@ def main() -> int:
         results[shape] = {}
         for engine in args.engines:
             print(f"measuring {engine} on {shape} ...", file=sys.stderr)
-            command = [sys.executable, __file__, "--child", shape, engine] + (["--quick"] if args.quick else [])
-            done = subprocess.run(command, capture_output=True, text=True)
-            if done.returncode != 0:
-                print(done.stderr[-2000:], file=sys.stderr)
-                return 1
-            results[shape][engine] = json.loads(done.stdout.strip().splitlines()[-1])
+            results[shape][engine] = run_child(shape, engine, args.quick)
             print(f"  {json.dumps(results[shape][engine])}", file=sys.stderr)  # kept if a later engine fails
         print_table(shape, results[shape], threads)
         if {"duckdb", "duckdb-nokernel"} <= set(results[shape]):
             print_kernel_gain(results[shape])
     if len(results) > 1:
         print_per_layer(results)
+    if args.tables:
+        for model in [shape for shape in args.shapes if shape == "gpt2-124m" and has_tokenizer(shape)] + [BUNDLED]:
+            tables = {}
+            for engine in [e for e in args.engines if e in ("torch", "duckdb", "duckdb-nokernel", "spark")]:
+                print(f"scoring a table with {engine} on {model} ...", file=sys.stderr)
+                tables[engine] = run_child(model, f"table:{engine}", args.quick)
+            print_tables(model, tables)
+    if args.spark_batch:
+        print("scoring 1,000 rows on Spark, today's path and the one before ...", file=sys.stderr)
+        print_spark_batch(run_child("spark-batch", "spark", args.quick))
     return 0
+
+
+def run_child(shape: str, engine: str, quick: bool) -> dict:
+    """One measurement in a process of its own (its peak memory its own; one Spark application each)."""
+    command = [sys.executable, __file__, "--child", shape, engine] + (["--quick"] if quick else [])
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(done.stderr[-2000:], file=sys.stderr)
+        raise SystemExit(1)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def print_table(shape: str, results: dict[str, dict], threads: int) -> None:

@@ -16,7 +16,7 @@ and compares it, byte for byte after `normalize`, with the committed file:
                                 explain statements (all four)
     script-{greedy,sampled}-{dialect}.sql
                                 `build_script` for a fixed prompt, greedy and seeded
-                                sampling (duckdb, postgres, sqlite)
+                                sampling (duckdb, postgres, sqlite, spark)
 
 plus the files above for "postgres-nopgvector": PostgreSQL's real[] form, compiled for a
 server without pgvector. It is built from the dialect alone, with no database: installing
@@ -24,7 +24,8 @@ that layout in the shared test server would replace the pgvector install other t
 "duckdb" is DuckDB with `vector_kernel=False` (`--no-kernel`: list_dot_product, the same
 wherever it runs) and "duckdb-kernel" DuckDB's SQL with sqlgpt's vdot kernel, built from the
 dialect alone too (as the driver settles it where the kernel loads), so that no file depends
-on a C compiler being there.
+on a C compiler being there. Likewise "spark-lambdas": Spark's SQL where it has no vector
+functions (before 4.2), its dot products lambdas.
 
 A mismatch fails with a unified diff. When a change of the SQL is intended, refresh with
 
@@ -72,9 +73,15 @@ class GoldenRefreshed(UserWarning):
     """A golden file was rewritten (SQLGPT_REFRESH_GOLDEN=1)."""
 
 
-ENGINES = ("duckdb", "duckdb-kernel", "postgres", "postgres-nopgvector", "sqlite", "spark")
-VECTOR_ENGINES = ("duckdb", "duckdb-kernel", "postgres", "postgres-nopgvector", "spark")  # batched steps
-SCRIPT_DIALECTS = ("duckdb", "postgres", "sqlite")
+ENGINES = ("duckdb", "duckdb-kernel", "postgres", "postgres-nopgvector", "sqlite", "spark", "spark-lambdas")
+VECTOR_ENGINES = ("duckdb", "duckdb-kernel", "postgres", "postgres-nopgvector", "spark", "spark-lambdas")  # batched steps
+# Compiled from the dialect alone, with no database (see the module docstring): the options
+# their drivers would settle on for a server without pgvector, a Spark older than 4.2, and
+# DuckDB where sqlgpt's kernel loads.
+COMPILED = {"postgres-nopgvector": ("postgres", {"pgvector": False}),
+            "spark-lambdas": ("spark", {"vector_functions": False}),
+            "duckdb-kernel": ("duckdb", {"vector_kernel": True})}
+SCRIPT_DIALECTS = ("duckdb", "postgres", "sqlite", "spark")
 PROMPT, NEW_TOKENS, TEMPERATURE, SEED = "the cat", 5, 0.8, 1234
 TOP_K = 5  # GPT.explain's and `sqlgpt next`'s default
 # The name the model directory gets here: the checkpoint's name is its directory's, and it is
@@ -183,10 +190,8 @@ def loaded(request, model_dir, databases):
 
     def get(engine: str):
         if engine not in gpts:
-            if engine == "postgres-nopgvector":
-                gpts[engine] = _from_the_dialect(model_dir, "postgres", pgvector=False)
-            elif engine == "duckdb-kernel":
-                gpts[engine] = _from_the_dialect(model_dir, "duckdb", vector_kernel=True)
+            if engine in COMPILED:
+                gpts[engine] = _compiled(model_dir, *COMPILED[engine])
             elif engine == "duckdb":
                 gpts[engine] = sqlgpt.load(model_dir, engine=engine, database=databases / f"golden.{engine}",
                                            progress=False, vector_kernel=False)
@@ -207,15 +212,15 @@ def loaded(request, model_dir, databases):
             gpt.close()
 
 
-def _from_the_dialect(model_dir: Path, name: str, **options) -> SimpleNamespace:
-    """What a loaded GPT offers these tests, compiled as SqlEngine compiles it, with no
-    database at all (see the module docstring): on a PostgreSQL server without pgvector
-    (PostgresDialect(pgvector=False) is what the driver's `open` settles on there), or on
-    DuckDB with sqlgpt's vector kernel loaded (`kernel` is what the driver settles there)."""
+def _compiled(model_dir: Path, name: str, options: dict) -> SimpleNamespace:
+    """What a loaded GPT offers these tests where the driver's `open` would settle the dialect
+    on `options` (PostgreSQL without pgvector, Spark without vector functions, DuckDB with
+    sqlgpt's vdot kernel loaded), compiled as SqlEngine compiles it, with no database at all:
+    see the module docstring."""
     checkpoint = open_checkpoint(model_dir)
     dialect = get_dialect(name, **options)
     if name == "duckdb":
-        dialect.kernel = options["vector_kernel"]
+        dialect.kernel = options["vector_kernel"]  # what the driver settles where the kernel loads
     plan = Plan(checkpoint.config, dialect, model_schema(model_dir))
     engine = SimpleNamespace(name=name, config=checkpoint.config, dialect=dialect, schema=plan.w,
                              plan=plan, step=plan.step())

@@ -1,9 +1,16 @@
 """The standalone SQL script (`sqlgpt sql --prompt`), run by each database's own shell or
 driver: its tokenizer must give `sqlgpt.Tokenizer`'s ids, its decoder Python's text, and the
-whole script the text `GPT.generate` gives on the NumPy engine."""
+whole script the text `GPT.generate` gives on the NumPy engine.
+
+Spark's tokenizer and decoder run in the suite's shared Spark session; its whole script runs
+in `spark-sql`, a JVM of its own (tens of seconds to start, a second or more per statement
+on 2 cores), so it gets two short cases, greedy and sampled, a run each."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -17,7 +24,14 @@ import pytest
 import sqlgpt
 from sqlgpt import Tokenizer
 from sqlgpt.cli import main
-from sqlgpt.engines.sql.script import build_script, decode_statement, encode_statements, vocabulary_statements
+from sqlgpt.engines.sql.databases import get_dialect
+from sqlgpt.engines.sql.script import (
+    build_script,
+    decode_statement,
+    encode_statements,
+    run_command,
+    vocabulary_statements,
+)
 from sqlgpt.errors import SqlgptError
 from sqlgpt.models import open_checkpoint
 
@@ -61,11 +75,17 @@ def psql_path() -> str | None:
 
 def connect(dialect: str, request):
     """A fresh connection with no tables: in memory (DuckDB, SQLite) or a new session
-    (PostgreSQL, whose temporary tables are the connection's own)."""
+    (PostgreSQL, whose temporary tables are the connection's own; Spark, a session of the
+    suite's shared one working in a database of its own, which closing it drops)."""
     if dialect == "duckdb":
         return duckdb.connect()
     if dialect == "sqlite":
         return sqlite3.connect(":memory:")
+    if dialect == "spark":
+        from sqlgpt.engines.sql.drivers.spark import SparkConnection
+
+        shared = SparkConnection(get_dialect("spark"), request.getfixturevalue("spark_session"), owned=False)
+        return contextlib.closing(shared.private_session())
     import psycopg
 
     return psycopg.connect(request.getfixturevalue("pg_dsn"), autocommit=True)
@@ -90,7 +110,7 @@ def gpt2_tokenizer() -> Tokenizer:
 
 
 @pytest.mark.parametrize("vocabulary", ["trained", "gpt2"])
-@pytest.mark.parametrize("dialect", ["duckdb", "postgres", "sqlite"])
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres", "sqlite", "spark"])
 def test_tokenizer_in_sql_gives_the_tokenizers_ids(dialect, vocabulary, request):
     tokenizer = request.getfixturevalue(f"{vocabulary}_tokenizer")
     with connect(dialect, request) as conn:
@@ -105,7 +125,7 @@ def test_tokenizer_in_sql_gives_the_tokenizers_ids(dialect, vocabulary, request)
     assert len(merged) > 50  # the check is not vacuous: BPE did merge
 
 
-@pytest.mark.parametrize("dialect", ["duckdb", "postgres", "sqlite"])
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres", "sqlite", "spark"])
 def test_decoder_replaces_invalid_utf8_as_python(dialect, trained_tokenizer, request):
     tokenizer = trained_tokenizer
     byte_token = {tokenizer.token_bytes(i): i for i in range(tokenizer.vocab_size)
@@ -122,7 +142,7 @@ def test_decoder_replaces_invalid_utf8_as_python(dialect, trained_tokenizer, req
     picked = [*ids, tokenizer.eot_id]  # as a script that stopped: <|endoftext|> is not text
     with connect(dialect, request) as conn:
         run_all(conn, vocabulary_statements(tokenizer, dialect) + encode_statements(dialect, ""))
-        conn.execute("CREATE TEMP TABLE picked (k INTEGER, token INTEGER)")
+        conn.execute(get_dialect(dialect).script_table("picked", "k INTEGER, token INTEGER"))
         conn.execute("INSERT INTO picked VALUES " + ", ".join(f"({k}, {t})" for k, t in enumerate(picked)))
         (text,) = conn.execute(decode_statement(dialect, eot=tokenizer.eot_id).sql).fetchone()
     assert text == tokenizer.decode(ids).replace("\0", "\ufffd")
@@ -143,8 +163,44 @@ def databases(tiny_dir, tmp_path_factory) -> dict[str, str]:
     return paths
 
 
+@pytest.fixture(scope="module")
+def spark_folder(tiny_dir, tmp_path_factory) -> Path:
+    """A local Spark's folder (warehouse, Derby metastore) with the tiny model installed by
+    sqlgpt, as `local_session` keeps one: the script's DATABASE. Installed by a process of its
+    own, which has ended when spark-sql starts: this process may run the suite's shared Spark
+    already (one per process), and a Derby metastore serves one process at a time."""
+    pytest.importorskip("pyspark", reason="the spark tests need pyspark: pip install 'sqlgpt[spark]'")
+    from sqlgpt.engines.sql.drivers.spark import java_found
+
+    if not java_found():
+        pytest.skip("the spark tests need a Java 17+ runtime")
+    folder = tmp_path_factory.mktemp("script-spark")
+    install = ("import sys, sqlgpt\n"
+               "from sqlgpt.engines.sql.drivers.spark import local_session\n"
+               "spark = local_session('local[2]', sys.argv[2])\n"
+               "sqlgpt.load(sys.argv[1], engine='spark', session=spark, progress=False).close()\n"
+               "spark.stop()\n")
+    done = subprocess.run([sys.executable, "-c", install, str(tiny_dir), str(folder)], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
+def spark_sql_command(script: Path, folder: Path) -> tuple[list[str], dict[str, str]]:
+    """The header's spark-sql command line for `script` with DATABASE `folder`, run by the
+    shell that pyspark ships (SPARK_HOME its folder: its launcher looks for a Python with
+    pyspark otherwise), and the environment to run it in."""
+    import pyspark
+
+    home = Path(pyspark.__file__).parent
+    command = shlex.split(run_command("spark", str(script)).replace("DATABASE", str(folder)))
+    assert command[0] == "spark-sql"
+    return [str(home / "bin" / "spark-sql"), *command[1:]], {**os.environ, "SPARK_HOME": str(home)}
+
+
 def run_in_shell(runner: str, script: str, tmp_path: Path, request) -> str:
     """The text the script prints, run by `runner`: the DuckDB Python module, or a shell."""
+    env = None
     path = tmp_path / "script.sql"
     path.write_text(script, encoding="utf-8", newline="\n")
     if runner == "duckdb-module":
@@ -163,6 +219,8 @@ def run_in_shell(runner: str, script: str, tmp_path: Path, request) -> str:
         # (Re)install: another test may have installed the model there in another layout.
         sqlgpt.load(request.getfixturevalue("tiny_dir"), engine="postgres", dsn=dsn).close()
         command = [psql, "-X", "-f", str(path), dsn]
+    elif runner == "spark-sql":
+        command, env = spark_sql_command(path, request.getfixturevalue("spark_folder"))
     elif runner == "duckdb-shell":
         # duckdb-cli (test extra) puts the shell beside this Python, whose bin need not be on PATH.
         beside = Path(sys.executable).parent / "duckdb"
@@ -173,8 +231,9 @@ def run_in_shell(runner: str, script: str, tmp_path: Path, request) -> str:
     if shutil.which(command[0]) is None:
         pytest.skip(f"no {command[0]} shell on PATH")
     with path.open("rb") as script_file:
-        done = subprocess.run(command, stdin=script_file, capture_output=True, timeout=300)
-    assert done.returncode == 0 and not done.stderr, done.stderr.decode(errors="replace")
+        done = subprocess.run(command, stdin=script_file, capture_output=True, timeout=600, env=env)
+    # spark-sql writes its notices and timings to stderr; its exit status says whether it failed.
+    assert done.returncode == 0 and (runner == "spark-sql" or not done.stderr), done.stderr.decode(errors="replace")
     out = done.stdout.decode("utf-8")
     assert out.endswith("\n")  # the shell ends the value's line
     return out[:-1]
@@ -189,27 +248,40 @@ def ended_early_seed(gpt, n: int) -> int:
     raise AssertionError("no seed ends early")
 
 
-@pytest.fixture(scope="module")
-def cases(tiny_dir) -> list[tuple[str, int, float, int | None, str]]:
-    """(prompt, new tokens, temperature, seed, the NumPy engine's text): greedy after a prompt
-    full of what shells read specially, sampled, and sampled until <|endoftext|> from none."""
+def reference_cases(tiny_dir, specs) -> list[tuple[str, int, float, int | None, str]]:
+    """Each (prompt, new tokens, temperature, seed) of `specs` with the NumPy engine's text."""
     reference = sqlgpt.load(tiny_dir, engine="numpy")
     out = []
-    for prompt, n, temperature, seed in [(NASTY, 12, 0.0, None), ("the cat", 20, 1.3, 5),
-                                         ("", 30, 2.0, ended_early_seed(reference, 30))]:
+    for prompt, n, temperature, seed in specs:
+        seed = seed(reference) if callable(seed) else seed
         text = reference.generate(prompt, max_new_tokens=n, temperature=temperature, seed=seed)
         assert len(text) >= 4  # a real text, not a vacuous pass
         out.append((prompt, n, temperature, seed, text))
     return out
 
 
+@pytest.fixture(scope="module")
+def cases(tiny_dir) -> list[tuple[str, int, float, int | None, str]]:
+    """(prompt, new tokens, temperature, seed, the NumPy engine's text): greedy after a prompt
+    full of what shells read specially, sampled, and sampled until <|endoftext|> from none."""
+    return reference_cases(tiny_dir, [(NASTY, 12, 0.0, None), ("the cat", 20, 1.3, 5),
+                                      ("", 30, 2.0, lambda reference: ended_early_seed(reference, 30))])
+
+
+@pytest.fixture(scope="module")
+def spark_cases(tiny_dir) -> list[tuple[str, int, float, int | None, str]]:
+    """The first two of `cases`, shorter: Spark takes seconds per token."""
+    return reference_cases(tiny_dir, [(NASTY, 4, 0.0, None), ("the cat", 4, 1.3, 5)])
+
+
 RUNNERS = {"duckdb-module": "duckdb", "duckdb-shell": "duckdb", "psql": "postgres", "sqlite-shell": "sqlite",
-           "sqlite-module": "sqlite"}
+           "sqlite-module": "sqlite", "spark-sql": "spark"}
 
 
 @pytest.mark.parametrize("runner", RUNNERS)
-def test_script_prints_what_generate_gives(runner, cases, tiny_dir, tmp_path, request):
+def test_script_prints_what_generate_gives(runner, tiny_dir, tmp_path, request):
     checkpoint = open_checkpoint(str(tiny_dir))
+    cases = request.getfixturevalue("spark_cases" if runner == "spark-sql" else "cases")
     for prompt, n, temperature, seed, expected in cases:
         script = build_script(checkpoint, RUNNERS[runner], prompt, n, temperature=temperature, seed=seed)
         assert run_in_shell(runner, script, tmp_path, request) == expected.replace("\0", "\ufffd")
@@ -225,7 +297,7 @@ def test_prompt_with_nul_or_too_long_is_refused(tiny_dir):
     with pytest.raises(SqlgptError, match="context window"):
         build_script(checkpoint, "duckdb", "the cat", 64)
     with pytest.raises(SqlgptError, match="choose one of"):
-        build_script(checkpoint, "spark", "the cat", 3)
+        build_script(checkpoint, "numpy", "the cat", 3)
 
 
 def test_a_seedless_script_records_its_seed(tiny_dir):

@@ -48,8 +48,9 @@ def contents(spark, schemas: set[str] | None = None) -> dict:
         for table in spark.catalog.listTables(database):
             if table.isTemporary:  # (listed with every database)
                 continue
-            columns = {c.name for c in spark.catalog.listColumns(f"{database}.{table.name}")}
-            total = "sum(aggregate(w, 0D, (s, e) -> s + e))" if "w" in columns else "0"
+            columns = {c.name: c.dataType for c in spark.catalog.listColumns(f"{database}.{table.name}")}
+            w = "flatten(w)" if columns.get("w") == "array<array<float>>" else "w"  # a matrix per row
+            total = f"sum(aggregate({w}, 0D, (s, e) -> s + e))" if "w" in columns else "0"
             out[f"{database}.{table.name}"] = tuple(spark.sql(
                 f"SELECT count(*), {total} FROM {database}.{table.name}").collect()[0])
     return out

@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run one forward step over PROMPT and keep every intermediate table")
     script = sql.add_argument_group(
         "a standalone script", "With --prompt, write one SQL script that does all of `sqlgpt generate` in the "
-        "database's own shell (duckdb, psql, sqlite3): tokenizer, forward passes with a KV cache, sampling and "
+        "database's own shell (duckdb, psql, sqlite3, spark-sql): tokenizer, forward passes with a KV cache, sampling and "
         "decoding. It runs against a database where the model is installed; its header says how to run it.")
     script.add_argument("--prompt", type=_text_argument, default=None, help="text to continue ('-' reads stdin)")
     script.add_argument("--dialect", choices=SCRIPT_DIALECTS, default=None,

@@ -34,7 +34,7 @@ DATABASES = {
                        options=frozenset({"vector_kernel"})),  # sqlgpt's vdot kernel: None (where it loads), True, False
     "postgres": Database("postgres", "PostgresDialect", "PostgresDriver", options=frozenset({"pgvector"}),
                          database_alias="dsn"),  # a connection string
-    "spark": Database("spark", "SparkDialect", "SparkDriver",
+    "spark": Database("spark", "SparkDialect", "SparkDriver", options=frozenset({"vector_functions", "layout"}),
                       database_alias="session"),  # a SparkSession of the caller's, used as it is
     "sqlite": Database("sqlite", "SQLiteDialect", "SQLiteDriver"),
 }

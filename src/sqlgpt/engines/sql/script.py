@@ -1,20 +1,22 @@
 """The standalone SQL script: prompt in, generated text out, all in the database's own shell.
 
-`build_script` writes one file of SQL that runs in `duckdb`, `psql` or `sqlite3` against a
-database where the model is already installed, and prints the text the model generates
-after a prompt: the article "GPT in 500 lines of SQL", made exact and cached. From text to
-text, every step is SQL:
+`build_script` writes one file of SQL that runs in `duckdb`, `psql`, `sqlite3` or Spark's
+`spark-sql` against a database where the model is already installed (for Spark: the folder
+of sqlgpt's local Spark, its warehouse and metastore), and prints the text the model
+generates after a prompt: the article "GPT in 500 lines of SQL", made exact and cached.
+From text to text, every step is SQL:
 
 1. the tokenizer's table: each token's bytes (as hex) and merge rank, created from VALUES;
-2. GPT-2's pre-tokenizer: the database's own regex (DuckDB's RE2, PostgreSQL's AREs), or a
-   scan over the characters where there is none (SQLite). The pattern's classes (letters,
-   numbers, white space) are written out as code-point ranges from the `regex` package that
-   `sqlgpt.Tokenizer` uses, so every database splits exactly as it does;
-3. byte pair encoding as a recursive CTE: each round merges, in every pre-token, the adjacent
-   pair whose bytes have the lowest merge rank (the leftmost of equals), until none is a token;
+2. GPT-2's pre-tokenizer: the database's own regex (DuckDB's RE2, PostgreSQL's AREs, Spark's
+   Java regex), or a scan over the characters where there is none (SQLite). The pattern's
+   classes (letters, numbers, white space) are written out as code-point ranges from the
+   `regex` package that `sqlgpt.Tokenizer` uses, so every database splits exactly as it does;
+3. byte pair encoding as a recursive CTE (in Spark, a bounded loop over arrays: see
+   `dialects/spark.py`): each round merges, in every pre-token, the adjacent pair whose bytes
+   have the lowest merge rank (the leftmost of equals), until none is a token;
 4. the forward passes: the plan's own statements with the KV cache in session tables,
-   defined once (PREPARE in PostgreSQL, views in DuckDB and SQLite) and run once per new
-   token, unrolled; their position comes from the session's tables, in SQL;
+   defined once (PREPARE in PostgreSQL, views in DuckDB, SQLite and Spark) and run once per
+   new token, unrolled; their position comes from the session's tables, in SQL;
 5. each next token: greedy (argmax, ties to the lower id, as NumPy's argmax) or sampled as
    sqlgpt's NumPy sampler does with a seed. The seed's uniform draws are written into the
    script (they never depend on the model, one per token); the softmax at the temperature,
@@ -25,8 +27,8 @@ text, every step is SQL:
 What it does not do: install the model (the header says how), top-k, top-p or stop strings.
 The header of each script lists where it can differ from `sqlgpt generate`. What differs
 between databases (types, string functions, the pre-tokenizer, the shell's settings and
-command line) is their dialects' (`dialects/<db>.py`); a database whose dialect has no
-`run_hint` (Spark) has no script.
+command line, where the script's tables live) is their dialects' (`dialects/<db>.py`); a
+database whose dialect has no `run_hint` would have no script (today every one has).
 
 This module assembles the file; the SQL it holds is written by the plan (`plan/text.py` for
 the tokenizer, the pick and the bookkeeping, `plan/model.py` for the step) and the dialect.
@@ -35,7 +37,8 @@ The prompt is the one piece of user text in the script, and a file the user runs
 one place for it: a string literal. Single quotes are doubled; control characters other than
 newline and tab are written as chr() calls, so that no editor or newline translation can
 change them; NUL is rejected (no database's text holds it). PostgreSQL's script turns
-standard_conforming_strings on, so a backslash is an ordinary character there too.
+standard_conforming_strings on, so a backslash is an ordinary character there too; Spark's
+writes a backslash and `$` as calls too (its literals read escapes, spark-sql `${name}`).
 """
 
 from __future__ import annotations
@@ -90,7 +93,7 @@ def decode_statement(dialect: str, eot: int | None) -> Statement:
 def build_script(checkpoint: Checkpoint, dialect: str, prompt: str, max_new_tokens: int, *,
                  temperature: float = 0.0, seed: int | None = None, model: str | None = None) -> str:
     """The SQL script that generates `max_new_tokens` tokens after `prompt` in `dialect`
-    ('duckdb', 'postgres' or 'sqlite') and prints them as text, as
+    ('duckdb', 'postgres', 'sqlite' or 'spark') and prints them as text, as
     `GPT.generate(prompt, max_new_tokens, temperature=..., seed=...)` does.
 
     `temperature` 0 is greedy; above 0 the script samples with the draws of NumPy's
@@ -124,6 +127,8 @@ def build_script(checkpoint: Checkpoint, dialect: str, prompt: str, max_new_toke
     sections: list[tuple[str, list[Statement]]] = []
     sections.append(("the model must be installed", text.model_check(sql_dialect, CATALOGUE, schema,
                                                                      format_version(sql_dialect))))
+    if workspace := sql_dialect.script_workspace():
+        sections.append(("the script's own tables' place", [Statement(*pair) for pair in workspace]))
     sections.append(("the tokenizer's tables", text.vocabulary(tokenizer, sql_dialect)))
     sections.append(("the prompt's token ids, encoded in SQL", text.encode(sql_dialect, prompt)))
     draws = None
@@ -143,7 +148,8 @@ def build_script(checkpoint: Checkpoint, dialect: str, prompt: str, max_new_toke
     title = f"each token's work, defined once: the forward step from position {STEP_START}, then the pick"
     sections.append((title, once))
     for k in range(max_new_tokens):
-        sections.append((f"token {k + 1} of {max_new_tokens}", [text.next_step(), *each, text.append_picked(eot)]))
+        token = [text.next_step(sql_dialect), *each, text.append_picked(eot)]
+        sections.append((f"token {k + 1} of {max_new_tokens}", token))
     header = _header(sql_dialect, checkpoint, schema, model or str(checkpoint.directory), max_new_tokens, temperature, seed)
     preamble = sql_dialect.script_preamble()
     lines = [*header, "", *preamble, *([""] if preamble else [])]
@@ -155,7 +161,7 @@ def build_script(checkpoint: Checkpoint, dialect: str, prompt: str, max_new_toke
         lines.append("")
     lines += ["-- ===== the generated text ====="] + sql_dialect.script_before_output()
     decode = text.decode(sql_dialect, eot)
-    lines += [f"-- {decode.comment}", decode.sql + ";", ""]
+    lines += [f"-- {decode.comment}", decode.sql + ";", *sql_dialect.script_after_output(), ""]
     return "\n".join(lines)
 
 
@@ -165,7 +171,8 @@ def _header(sql_dialect: Dialect, checkpoint: Checkpoint, schema: str, model: st
     sampled = [] if temperature == 0 else ["--seed", str(seed)]
     same = shlex.join(["sqlgpt", "generate", "PROMPT", "-n", str(n), "--temperature", repr(temperature), *sampled,
                        "--model", model])
-    install = shlex.join(["sqlgpt", "next", "x", "--model", model, "--engine", sql_dialect.name, "-d", "DATABASE"])
+    install = shlex.join(["sqlgpt", "next", "x", "--model", model, "--engine", sql_dialect.name,
+                          *sql_dialect.install_options])
     how = "greedily" if temperature == 0 else f"sampled at temperature {temperature!r} with seed {seed}"
     differences = ["A NUL character in the generated text is printed as U+FFFD: no database's text holds NUL.",
                    *sql_dialect.script_differences]
@@ -181,7 +188,7 @@ def _header(sql_dialect: Dialect, checkpoint: Checkpoint, schema: str, model: st
         f"    {same}",
         "Run it with",
         f"    {sql_dialect.run_hint}",
-        f"where DATABASE holds the model (schema {schema}), installed there once with",
+        *wrap(f"where {sql_dialect.run_database} (schema {schema}), installed there once with"),
         f"    {install}",
         "Token ids and text are exactly sqlgpt's, except:",
         *(line for difference in differences for line in wrap(difference, initial_indent="* ", subsequent_indent="  ")),

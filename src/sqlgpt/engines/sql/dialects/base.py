@@ -67,7 +67,8 @@ class Dialect:
 
     def header_notes(self) -> list[str]:
         """Lines for the header of `sqlgpt sql`'s listing on what this database's SQL uses
-        beyond the database itself (DuckDB: sqlgpt's vdot kernel or list_dot_product)."""
+        beyond the database itself or where it chose among ways (DuckDB: sqlgpt's vdot kernel or
+        list_dot_product; Spark: its vector functions or lambdas, and its layout)."""
         return []
 
     # -- vector primitives (the vector layout) -------------------------------------------------
@@ -120,6 +121,45 @@ class Dialect:
 
     def vector_var(self, vector: str) -> str:
         """The population variance of a vector's elements."""
+        raise NotImplementedError
+
+    # -- the matrix layout's primitives (a matrix as one value, an array of rows: matrix.py) ------
+
+    matrix_type: str | None = None  # an array of float32 vectors, where the database has one
+
+    def map_indexed(self, vector: str, fn: Callable[[str, str], str]) -> str:
+        """`fn(element, index)` (index counted from 0) of every element of `vector`, an array
+        (of numbers, or of arrays: a matrix's rows), as an array."""
+        raise NotImplementedError
+
+    def sub_vector(self, vector: str, start: str, length: int | str) -> str:
+        """The `length` elements of `vector` from element `start` (counted from 0) on."""
+        raise NotImplementedError
+
+    def vector_max(self, vector: str) -> str:
+        """The largest element of a vector."""
+        raise NotImplementedError
+
+    def vector_sum(self, vector: str) -> str:
+        """The sum of a vector's elements, in double precision."""
+        raise NotImplementedError
+
+    def transpose(self, rows: str, n: int) -> str:
+        """The array of vectors `rows` (each of `n` elements) transposed: n vectors, the i-th
+        holding element i of every row, in order."""
+        raise NotImplementedError
+
+    def split_vector(self, vector: str, n: int, size: int) -> str:
+        """`vector` cut into `n` consecutive vectors of `size` elements, as an array of them."""
+        raise NotImplementedError
+
+    def unnest_indexed(self, array: str, index: str, value: str) -> str:
+        """A select-list item making a row of each element of `array`: columns `index` (its
+        position, from 0) and `value`."""
+        raise NotImplementedError
+
+    def collect_concat(self, expr: str, order_by: str) -> str:
+        """The aggregate concatenating the vectors `expr` of a group's rows, ordered by `order_by`."""
         raise NotImplementedError
 
     def range_rows(self, n: int, column: str, alias: str = "r") -> str:
@@ -229,8 +269,9 @@ class Dialect:
         return ", ".join(f"{name} {self.sql_type(kind)}" for name, kind in columns)
 
     def sql_type(self, kind: str) -> str:
-        """The column type for a layout kind: 'int', 'float' or 'vector' (or 'text')."""
-        return {"int": "INTEGER", "float": self.float_type, "vector": self.vector_type, "text": self.text_type}[kind]
+        """The column type for a layout kind: 'int', 'float', 'vector' or 'matrix' (or 'text')."""
+        return {"int": "INTEGER", "float": self.float_type, "vector": self.vector_type, "matrix": self.matrix_type,
+                "text": self.text_type}[kind]
 
     def install_lock_sql(self) -> list[str]:
         """Statements, first in an install's transaction, that make concurrent installs into
@@ -291,10 +332,51 @@ class Dialect:
     # what the script needs from the others.
 
     run_hint: str | None = None  # the shell command that runs a script; DATABASE: the user's database
+    run_database = "DATABASE holds the model"  # what the header says DATABASE is
+    install_options: tuple[str, ...] = ("-d", "DATABASE")  # `sqlgpt next`'s options installing the model there
     text_type = "VARCHAR"
     double_type = "DOUBLE"
     chr_function = "chr"
     script_differences: tuple[str, ...] = ()  # where this database's script can differ from sqlgpt's text
+    script_key = " PRIMARY KEY"  # marks a script table's key column (none where tables have no keys)
+    # The characters a prompt's literal writes as `char` calls: control characters other than
+    # newline and tab (a regex class's inside; see `literal`).
+    literal_escapes = r"\x01-\x08\x0b-\x1f\x7f"
+
+    def script_table(self, name: str, columns: str) -> str:
+        """A statement creating the script's session table `name` with `columns` (definitions)."""
+        return f"CREATE TEMP TABLE {name} ({columns})"
+
+    def script_table_as(self, name: str) -> str:
+        """The start of a statement creating the script's session table `name` from the query
+        written after it."""
+        return f"CREATE TEMP TABLE {name} AS"
+
+    def script_index(self, name: str, table: str, column: str) -> list[str]:
+        """Statements indexing the script's table `table` by `column` (none without indexes)."""
+        return [f"CREATE INDEX {name} ON {table} ({column})"]
+
+    # Where a database runs a recursive CTE badly, these write the script's three recursions
+    # another way; None: the plan's recursive CTE (plan/text.py).
+
+    def script_numbers(self, top: str) -> str | None:
+        """A query of the numbers i = 1, 2, ... up to `top`'s one value k."""
+        return None
+
+    def script_bpe(self) -> tuple[str, str] | None:
+        """(comment, query of pos, token): the byte pair encoding of pieces(piece, hex), each
+        pre-token's parts merged, lowest merge rank first (the leftmost of equals), until no
+        adjacent pair is a token."""
+        return None
+
+    def script_walk(self) -> tuple[str, str] | None:
+        """(the decoder's last CTE, its final query): the text of chars(o, width, piece), the
+        pieces a walk from o = 1 reaches, each `width` after the last, in order."""
+        return None
+
+    def script_set(self, table: str, column: str, value: str) -> str:
+        """A statement setting `column` of the one row of the script's table `table` to `value`."""
+        return f"UPDATE {table} SET {column} = {value}"
 
     def find(self, haystack: str, needle: str) -> str:
         """1-based position of `needle` in `haystack`, 0 if absent."""
@@ -326,6 +408,15 @@ class Dialect:
 
     def script_before_output(self) -> list[str]:
         """Lines before the script's final SELECT, so that the shell prints just the text."""
+        return []
+
+    def script_after_output(self) -> list[str]:
+        """Lines after the script's final SELECT: cleaning up what a session does not."""
+        return []
+
+    def script_workspace(self) -> list[tuple[str, str]]:
+        """(comment, statement) pairs run after the model check, giving the script's tables a
+        place of their own (none where a session's temporary tables are its own)."""
         return []
 
     def model_check(self, condition: str, message: str) -> list[str]:
@@ -361,13 +452,13 @@ class Dialect:
                 for i in range(0, len(rows), per_insert)]
 
     def literal(self, text: str) -> str:
-        """`text` as a SQL string expression: single quotes doubled, control characters other
-        than newline and tab as `char` calls (see script.py's docstring); NUL is refused."""
+        """`text` as a SQL string expression: single quotes doubled, the characters of
+        `literal_escapes` as `char` calls (see script.py's docstring); NUL is refused."""
         if "\0" in text:
             raise SqlgptError("the prompt contains a NUL character, which no database's text can hold")
         parts = []
-        # Split at the control characters: the odd parts are they, the even parts the text between.
-        for i, part in enumerate(re.split(r"([\x01-\x08\x0b-\x1f\x7f])", text)):
+        # Split at the characters to escape: the odd parts are they, the even parts the text between.
+        for i, part in enumerate(re.split(f"([{self.literal_escapes}])", text)):
             if i % 2:
                 parts.append(self.char(str(ord(part))))
             elif part:

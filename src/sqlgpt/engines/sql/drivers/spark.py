@@ -9,8 +9,10 @@ What differs from the other databases, and how this driver copes:
 * Weight tables are managed parquet tables in a database per model; the engine caches
   them in memory while it is open. With a local master sqlgpt starts Spark itself, with
   its warehouse and (Hive/Derby) metastore under the user's cache directory, so installed
-  models outlive the process; only one process at a time can use that metastore. With
-  another master, or a given session, Spark's own configuration says where tables live.
+  models outlive the process; only one process at a time can use that metastore. (Those
+  settings are `local_settings` in `dialects/spark.py`: the standalone script's spark-sql
+  command line passes the same ones, to find the same models.) With another master, or a
+  given session, Spark's own configuration says where tables live.
 * Plain tables have no UPDATE or DELETE: the catalogue's rare edits rewrite its few rows.
 * There are no transactions: an install creates its model database first and writes the
   catalogue row last, so an interrupted one is never used; a failure or Ctrl-C drops
@@ -42,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from ....errors import SqlgptError, first_line
-from ..dialects.spark import SparkDialect
+from ..dialects.spark import LOG_CONFIG, SparkDialect, local_settings
 from .base import Driver, cache_path
 
 DEFAULT_MASTER = "local[*]"
@@ -77,8 +79,28 @@ class SparkDriver(Driver):
         """`database` is a master URL, or a SparkSession to use as it is."""
         _quiet_query_loggers()
         if isinstance(database, str):
-            return SparkConnection(self.dialect, *_acquire(database))
-        return SparkConnection(self.dialect, database, owned=False)
+            conn = SparkConnection(self.dialect, *_acquire(database))
+        else:
+            conn = SparkConnection(self.dialect, database, owned=False)
+        try:
+            self._settle_vector_functions(conn.spark)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _settle_vector_functions(self, spark: Any) -> None:
+        """Whether the dialect uses Spark's vector functions (`dialect.vector_functions`): where
+        they exist (Spark 4.2+), unless the caller said otherwise; once, when the engine opens."""
+        dialect = self.dialect
+        if dialect.wanted is False:
+            dialect.vector_functions = False
+            return
+        found = spark.catalog.functionExists(dialect.probe_function)
+        if dialect.wanted and not found:
+            raise SqlgptError(f"vector_functions=True, but Spark {spark.version} has no {dialect.probe_function} "
+                              f"(Spark {dialect.vector_functions_since} brought it)")
+        dialect.vector_functions = found
 
     def cursor(self, conn: Any, database: Any) -> SparkConnection:
         return conn.private_session()
@@ -124,16 +146,23 @@ class SparkDriver(Driver):
         conn.on_rollback(self.dialect.drop_schema_sql(schema))
 
     def insert_columns(self, conn: Any, schema: str, table: str, columns: dict[str, np.ndarray]) -> None:
-        """Through Arrow: a 2-D array becomes an ARRAY<FLOAT> column, one row per row."""
+        """Through Arrow: a 2-D array becomes an ARRAY<FLOAT> column, one row per row; a 3-D
+        one, or a list of 2-D arrays of one width, an ARRAY<ARRAY<FLOAT>> column (a matrix per row)."""
         import pyarrow as pa
 
         arrays = {}
         for name, values in columns.items():
+            if isinstance(values, list):  # matrices with different numbers of rows
+                offsets = np.cumsum([0] + [len(v) for v in values], dtype=np.int32)
+                rows = np.ascontiguousarray(np.concatenate(values))
+                arrays[name] = pa.ListArray.from_arrays(pa.array(offsets), pa.FixedSizeListArray.from_arrays(
+                    pa.array(rows.reshape(-1)), rows.shape[1]))
+                continue
             values = np.ascontiguousarray(values)
-            if values.ndim == 2:
-                arrays[name] = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), values.shape[1])
-            else:
-                arrays[name] = pa.array(values)
+            array = pa.array(values.reshape(-1))
+            for size in reversed(values.shape[1:]):  # innermost first
+                array = pa.FixedSizeListArray.from_arrays(array, size)
+            arrays[name] = array
         frame = conn.spark.createDataFrame(pa.table(arrays))
         # As many files as Spark has cores, so that scanning the weights keeps them all busy.
         frame.repartition(conn.spark.sparkContext.defaultParallelism).createOrReplaceTempView(BATCH_VIEW)
@@ -192,8 +221,12 @@ class SparkDriver(Driver):
     # -- session tables ------------------------------------------------------------------------
 
     def batch_settings(self, cursor: Any) -> None:
-        # A batch's step shuffles many rows: spread them over the cores again (see private_session).
-        cursor.spark.conf.set("spark.sql.shuffle.partitions", str(4 * cursor.spark.sparkContext.defaultParallelism))
+        # A batch's step shuffles many rows: spread them over the cores again (see private_session),
+        # and keep them spread however few bytes they are (adaptive execution would join a small
+        # shuffle's partitions into one, and one core would compute the MLP of every position).
+        conf = cursor.spark.conf
+        conf.set("spark.sql.shuffle.partitions", str(4 * cursor.spark.sparkContext.defaultParallelism))
+        conf.set("spark.sql.adaptive.coalescePartitions.minPartitionSize", "1")
 
     def insert_rows(self, cursor: Any, table: str, columns: list[list[int]]) -> None:
         # Through Arrow: array parameters of thousands of elements take Spark's parser minutes.
@@ -347,13 +380,8 @@ def local_session(master: str = DEFAULT_MASTER, directory: str | os.PathLike[str
     metastore in `directory` (default: the user's cache directory, `sqlgpt/spark`)."""
     directory = cache_path("spark") if directory is None else Path(directory).resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    return _start(master, directory, {
-        "spark.sql.warehouse.dir": str(directory / "warehouse"),
-        "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={directory / 'metastore_db'};create=true",
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={directory} -Dlog4j2.configurationFile={_log_config(directory)}",
-        # Local mode runs tasks inside the driver, so its heap holds the cached weights.
-        "spark.driver.memory": "4g",
-    })
+    _write_log_config(directory)
+    return _start(master, directory, local_settings(directory))  # as the standalone script's spark-sql has them
 
 
 def _start(master: str, directory: Path, settings: dict[str, str]) -> Any:
@@ -431,8 +459,8 @@ def _check_reachable(master: str) -> None:
     raise SqlgptError(f"cannot reach the Spark master at {master} ({'; '.join(reasons)})")
 
 
-def _log_config(directory: Path) -> Path:
-    path = directory / "log4j2.properties"
+def _write_log_config(directory: Path) -> None:
+    """The log settings `local_settings` names, in `directory`."""
+    path = directory / LOG_CONFIG
     if not path.is_file() or path.read_text() != LOG4J2_PROPERTIES:
         path.write_text(LOG4J2_PROPERTIES)
-    return path

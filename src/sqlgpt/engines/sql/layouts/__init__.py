@@ -1,7 +1,9 @@
-"""The two ways a database stores a vector, and the one place a dialect's layout is looked up.
+"""The ways a database stores vectors and matrices, and the one place a dialect's layout is looked up.
 
     vector   a value of a vector type with a dot product (DuckDB FLOAT[], pgvector, Spark
              ARRAY<FLOAT>): `vector.py`; it has a batched step (sequences keyed by (seq, pos))
+    matrix   vectors as `vector`, and each weight matrix one value, an array of its rows
+             (Spark ARRAY<ARRAY<FLOAT>>): `matrix.py`; batched too
     wide     a column per element, for databases without a vector type (SQLite): `wide.py`
 
 A dialect names its layout (`Dialect.layout`); `layout_of` turns the name into the class
@@ -12,10 +14,11 @@ from __future__ import annotations
 
 from ..dialects.base import Dialect
 from .base import Layout, WeightTable, folded_matrix
+from .matrix import MatrixLayout
 from .vector import VectorLayout
 from .wide import WideLayout
 
-LAYOUTS: dict[str, type[Layout]] = {"vector": VectorLayout, "wide": WideLayout}
+LAYOUTS: dict[str, type[Layout]] = {"vector": VectorLayout, "matrix": MatrixLayout, "wide": WideLayout}
 
 
 def layout_of(dialect: Dialect) -> type[Layout]:

@@ -7,6 +7,12 @@ vector it asks its layout, which answers with SQL text built from the dialect's 
     elementwise      a function applied element by element (a select list)
     dot              the dot product of two vectors (an expression)
     norm_ctes        a norm's statistics (mean, 1/√(var+ε)) of each row, as CTEs
+    units, rotary, mlp_hidden, attention, loss
+                     a matrix after a norm, rotary positions, the MLP's hidden layer, attention
+                     (as CTEs) and the loss: by default the plan's long rows (a row per unit,
+                     per query and key, per position and token), which the layouts below then
+                     gather; a layout that keeps a matrix as one value (`matrix.py`) answers
+                     them itself
     heads            the QKV projection's units gathered into the KV cache's rows
     attend           the softmax weights · the cached values, as CTEs ending in `attn`
     hidden           the MLP's first layer, activated, as the CTE `fc`
@@ -115,6 +121,19 @@ class Step(Protocol):
 
     def weights(self, table: str) -> str: ...
 
+    # The plan's long-row forms, the default of the layout hooks of the same names.
+    def units(self, table: str, stats: str, extra: tuple[str, ...] = (), where: str = "") -> str: ...
+
+    def rotary(self, units: str) -> str: ...
+
+    def mlp_hidden(self, table: str, stats: str) -> str: ...
+
+    def attention_scores(self, l: int) -> str: ...
+
+    def loss_rows(self) -> str: ...
+
+    def unembedding(self) -> str: ...
+
 
 class Layout:
     """One way of storing vectors; subclasses answer every operation (module docstring)."""
@@ -136,7 +155,7 @@ class Layout:
         third), each in the layout's form."""
         C, V, T, I, family = config.n_embd, config.vocab_size, config.block_size, config.n_inner, config.family
         tables = [cls.embedding_table("wte", "wte.weight", V, C)]
-        tables.append(cls.embedding_table("wpe", "wpe.weight", T, C) if family.positions == "learned" else rope_table(config))
+        tables.append(cls.embedding_table("wpe", "wpe.weight", T, C) if family.positions == "learned" else cls.rope_table(config))
         if not family.tied_unembedding:
             tables.append(cls.embedding_table("lm_head", "lm_head.weight", V, C))
         norm = family.final_norm
@@ -157,6 +176,11 @@ class Layout:
     def vector_schema(name: str, n: int) -> list[tuple[str, str]]:
         """The (column, kind) pairs of an n-element vector called `name` in a table."""
         raise NotImplementedError
+
+    @staticmethod
+    def rope_table(config: GPTConfig) -> WeightTable:
+        """The rotary angles' table (rotary families): `rope_table`'s rows (k, cos, sin)."""
+        return rope_table(config)
 
     @classmethod
     def embedding_table(cls, name: str, key: str, n: int, width: int) -> WeightTable:
@@ -192,6 +216,35 @@ class Layout:
         columns `keys`, x (the vector), mu and r, the family's norm being (x − mu)·r: a layer
         norm's mean and 1/√(variance + ε), or RMSNorm's 0 and 1/√(mean(x²) + ε)."""
         raise NotImplementedError
+
+    def units(self, table: str, stats: str, extra: tuple[str, ...] = (), where: str = "") -> str:
+        """SELECT keys, ...: the weight table `table` (a norm folded in) applied to the rows of
+        `stats` (from `norm_ctes`), in the form `heads`, `rotary` and `mlp_hidden` read. By
+        default the plan's long rows (keys, j[, extra], y), `where` a condition on the
+        weight rows m (`Plan.units`)."""
+        return self.step.units(table, stats, extra, where)
+
+    def rotary(self, units: str) -> str:
+        """SELECT ...: the QKV projection's `units` with the query and key heads rotated by
+        position, in the form `heads` reads (by default `Plan.rotary`'s long rows)."""
+        return self.step.rotary(units)
+
+    def mlp_hidden(self, table: str, stats: str, activation: Callable[[str], str]) -> str:
+        """CTEs ending in `fc`: the MLP's hidden layer from the weight table `table` and the
+        rows of `stats`, through `activation` (gated or not), in the form `project` takes (by
+        default `Plan.mlp_hidden`, which gathers long rows with `hidden`)."""
+        return self.step.mlp_hidden(table, stats)
+
+    def attention(self, l: int) -> str:
+        """CTEs ending in `attn`: layer l's causal self-attention of the step's new queries
+        over the KV cache, in the form `project` takes (by default the plan's long rows of
+        scores, `Plan.attention_scores`, then `attend`)."""
+        return (f"-- each new query against every cached key of its head; later keys are masked out\n"
+                f"  {self.step.attention_scores(l)},\n  {self.attend(l)}")
+
+    def loss(self) -> str:
+        """The loss's query (`Plan.loss`): by default over the logits as long rows (`Plan.loss_rows`)."""
+        return self.step.loss_rows()
 
     def heads(self, units: str) -> str:
         """SELECT kind, hd, keys, vec: the KV cache's new rows from `units`, the QKV

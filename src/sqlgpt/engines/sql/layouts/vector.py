@@ -77,16 +77,22 @@ class VectorLayout(Layout):
 
     def heads(self, units: str) -> str:
         # A unit's head slot is j // head_size; slots run the query heads, then the key heads, then the values'.
-        d, step, D, H, KV = self.d, self.step, self.config.head_size, self.config.n_head, self.config.n_kv_head
+        d, step, D = self.d, self.step, self.config.head_size
         slot = d.int_div("u.j", D)
         gathered = (f"SELECT {step.keys('u')}, {slot} AS slot, {d.collect(d.to_float('u.y'), 'u.j')} AS vec "
                     f"FROM {units} u GROUP BY {step.keys('u')}, {slot}")
+        return self.slot_rows(gathered)
+
+    def slot_rows(self, gathered: str) -> str:
+        """SELECT kind, hd, keys, vec: the KV cache's rows from `gathered`'s rows (keys, slot,
+        vec), a head's vector each: slots run the query heads, the key heads, the value heads."""
+        d, H, KV = self.d, self.config.n_head, self.config.n_kv_head
         if KV == H:
             kind, hd = d.int_div("slot", H), d.mod("slot", H)
         else:
             kind = f"CASE WHEN slot < {H} THEN 0 WHEN slot < {H + KV} THEN 1 ELSE 2 END"
             hd = f"slot - CASE WHEN slot < {H} THEN 0 WHEN slot < {H + KV} THEN {H} ELSE {H + KV} END"
-        return f"SELECT {kind} AS kind, {hd} AS hd, {step.keys()}, vec FROM ({gathered}) g"
+        return f"SELECT {kind} AS kind, {hd} AS hd, {self.step.keys()}, vec FROM ({gathered}) g"
 
     def attend(self, l: int) -> str:
         d, step, m, D, key = self.d, self.step, self.d.materialized, self.config.head_size, self.step.keys()

@@ -238,9 +238,9 @@ class Plan:
     def layer(self, l: int) -> list[Statement]:
         lay, m, C, key = self.layout, self.d.materialized, self.config.n_embd, self.keys()
         (qkv, attn_proj), (fc, mlp_proj) = self.family.attention, self.family.mlp
-        units = f"  units AS {m}({self.units(f'h{l}_{qkv.name}', 'n', lay.head_unit_columns)})"
+        units = f"  units AS {m}({lay.units(f'h{l}_{qkv.name}', 'n', lay.head_unit_columns)})"
         if self.family.positions == "rotary":
-            units += f",\n  rotated AS {m}({self.rotary('units')})"
+            units += f",\n  rotated AS {m}({lay.rotary('units')})"
         statements = [Statement.insert(
             f"layer {l}: norm 1 and the QKV projection; cache each head's query, key and value", f"cache{l}",
             f"WITH\n  {lay.norm_ctes('n', self.new_rows(f'x{l}'), key)},\n{units}\n"
@@ -251,14 +251,12 @@ class Plan:
         statements.append(Statement.insert(
             f"layer {l}: causal self-attention, projection + residual, then the MLP + residual", f"x{l + 1}",
             f"""WITH
-  -- each new query against every cached key of its head; later keys are masked out
-  {self.attention_scores(l)},
-  {lay.attend(l)},
+  {lay.attention(l)},
   -- output projection, plus the residual stream
   resid AS {m}({lay.project(f'h{l}_{attn_proj.name}', 'attn', C, f'x{l}')}),
   -- norm 2 and the MLP's first layer, then its activation on each unit
   {lay.norm_ctes('n2', 'resid s', key)},
-  {self.mlp_hidden(f'h{l}_{fc.name}', 'n2')}
+  {lay.mlp_hidden(f'h{l}_{fc.name}', 'n2', ACTIVATIONS[self.family.activation])}
 -- the MLP's projection, plus the residual stream: the next layer's input
 {lay.project(f'h{l}_{mlp_proj.name}', 'fc', self.config.n_inner, 'resid')}""",
             separator="\n",
@@ -303,16 +301,21 @@ class Plan:
     def loss(self) -> Statement:
         """The negative log-likelihood (nats) of the tokens after position $1, each predicted by
         the logits of the position before it: log-sum-exp minus the target's logit, summed.
-        Batched: of the scored tokens, a row (seq, nll) per sequence."""
+        Batched: of the scored tokens, a row (seq, nll) per sequence. The layout writes it
+        (`Layout.loss`), by default as `loss_rows`."""
+        return Statement("the loss: how surprised the model is by each next token, summed", self.layout.loss())
+
+    def loss_rows(self) -> str:
+        """The loss's query over the logits as long rows, one per position and token."""
         m, key = self.d.materialized, self.keys()
         seq, by_seq = ("s.seq, ", " GROUP BY s.seq") if self.batched else ("", "")
-        return Statement("the loss: how surprised the model is by each next token, summed", f"""WITH
+        return f"""WITH
   l AS {m}({self.logits(last_only=False).sql}),
   peak AS {m}(SELECT {key}, max(logit) AS top FROM l GROUP BY {key}),
   lse AS {m}(SELECT {self.keys('l')}, ln(sum(exp(l.logit - p.top))) + p.top AS z FROM l JOIN peak p ON {self.same_position('p', 'l')}
              GROUP BY {self.keys('l')}, p.top)
 SELECT {seq}sum(s.z - l.logit) AS nll FROM lse s JOIN tokens t ON {self.same_position('t', 's', ' + 1')}
-  JOIN l ON {self.same_position('l', 's')} AND l.j = t.token{by_seq}""")
+  JOIN l ON {self.same_position('l', 's')} AND l.j = t.token{by_seq}"""
 
     def top(self, k: int, vocab_size: int) -> Statement:
         """The k most likely tokens (below `vocab_size`) after position $1, rows (token, p),

@@ -10,6 +10,7 @@ dialect writes (`Dialect.literal`). The tables a script makes:
     prompt(txt), nums(i)           the prompt, and the numbers 1.. up to the longest hex
     pieces(piece, hex)             the prompt's pre-tokens
     prompt_tokens(pos, token)      the prompt's ids, by byte pair encoding in a recursive CTE
+                                   (or the dialect's own way, `Dialect.script_bpe`)
     step_start(pos), picked(k, token), draws(k, m)
                                    where a step starts, the tokens picked, sampling's draws
 """
@@ -48,9 +49,11 @@ def vocabulary(tokenizer: Tokenizer, dialect: Dialect) -> list[Statement]:
     merge rank, and what the dialect's pre-tokenizer needs besides. No prompt, no model."""
     return [
         Statement("the vocabulary: every token's bytes (hex) and merge rank (lower merges first)",
-                  f"CREATE TEMP TABLE vocab (id INTEGER PRIMARY KEY, hex {dialect.text_type} NOT NULL, merge_rank INTEGER)"),
+                  dialect.script_table("vocab", f"id INTEGER{dialect.script_key}, hex {dialect.text_type} NOT NULL, "
+                                                "merge_rank INTEGER")),
         *(Statement("", sql) for sql in dialect.values_sql("vocab", _vocabulary_rows(tokenizer))),
-        Statement("tokens are looked up by their bytes", "CREATE INDEX vocab_hex ON vocab (hex)"),
+        *(Statement("tokens are looked up by their bytes", sql)
+          for sql in dialect.script_index("vocab_hex", "vocab", "hex")),
         *(Statement(comment, sql) for comment, sql in dialect.class_tables()),
     ]
 
@@ -60,21 +63,34 @@ def encode(dialect: Dialect, prompt: str) -> list[Statement]:
     tables, creating prompt(txt), nums(i) and pieces(piece, hex) on the way."""
     return [
         Statement("the prompt: the script's one piece of user text",
-                  f"CREATE TEMP TABLE prompt AS SELECT {dialect.literal(prompt)} AS txt"),
+                  f"{dialect.script_table_as('prompt')} SELECT {dialect.literal(prompt)} AS txt"),
         Statement("the numbers 1, 2, ...: as many as the longest hex string (a token or the prompt) has characters",
-                  f"CREATE TEMP TABLE nums AS WITH RECURSIVE\n"
-                  f"  top AS MATERIALIZED (SELECT max(k) AS k FROM (SELECT max(length(hex)) AS k FROM vocab "
-                  f"UNION ALL SELECT length({dialect.utf8_hex('txt')}) FROM prompt) a),\n"
-                  f"  n(i) AS (SELECT 1 UNION ALL SELECT n.i + 1 FROM n, top WHERE n.i < top.k)\nSELECT i FROM n"),
+                  f"{dialect.script_table_as('nums')} {_numbers(dialect)}"),
         Statement("the pre-tokens: GPT-2's pattern splits the prompt into words, numbers, symbols and spaces",
-                  f"CREATE TEMP TABLE pieces (piece INTEGER, hex {dialect.text_type})"),
+                  dialect.script_table("pieces", f"piece INTEGER, hex {dialect.text_type}")),
         Statement(*dialect.pieces()),
-        Statement("byte pair encoding: in each pre-token, merge the lowest-ranked pair of adjacent parts, "
-                  "again and again (a mask marks where parts start)", _bpe(dialect)),
+        _bpe(dialect),
     ]
 
 
-def _bpe(dialect: Dialect) -> str:
+def _numbers(dialect: Dialect) -> str:
+    """The query of nums(i): 1, 2, ... up to the length of the longest hex string."""
+    top = (f"SELECT max(k) AS k FROM (SELECT max(length(hex)) AS k FROM vocab "
+           f"UNION ALL SELECT length({dialect.utf8_hex('txt')}) FROM prompt) a")
+    return dialect.script_numbers(top) or (
+        f"WITH RECURSIVE\n  top AS MATERIALIZED ({top}),\n"
+        f"  n(i) AS (SELECT 1 UNION ALL SELECT n.i + 1 FROM n, top WHERE n.i < top.k)\nSELECT i FROM n")
+
+
+def _bpe(dialect: Dialect) -> Statement:
+    """prompt_tokens(pos, token) from pieces: the dialect's own byte pair encoding, or the
+    recursive CTE below."""
+    create = dialect.script_table_as("prompt_tokens")
+    if own := dialect.script_bpe():
+        comment, query = own
+        return Statement(comment, f"{create}\n{query}")
+    comment = ("byte pair encoding: in each pre-token, merge the lowest-ranked pair of adjacent parts, again and again "
+               "(a mask marks where parts start)")
     f = dialect.find
 
     def part_end(mask: str, start: str) -> str:
@@ -94,7 +110,7 @@ def _bpe(dialect: Dialect) -> str:
 
     # Outer columns are qualified: inside best()'s subquery, `hex` and `b` name others.
     merged = "substr(r.mask, 1, r.b - 1) || '0' || substr(r.mask, r.b + 1)"
-    return f"""CREATE TEMP TABLE prompt_tokens AS
+    return Statement(comment, f"""{create}
 WITH RECURSIVE
   bpe(piece, h, mask, b) AS (
     SELECT p.piece, p.hex, p.mask, {best('p.hex', 'p.mask')}
@@ -104,7 +120,7 @@ WITH RECURSIVE
   done AS (SELECT piece, h, mask FROM bpe WHERE b IS NULL)
 SELECT CAST(row_number() OVER (ORDER BY d.piece, n.i) - 1 AS INTEGER) AS pos, v.id AS token
 FROM done d JOIN nums n ON n.i <= length(d.mask) AND substr(d.mask, n.i, 1) = '1'
-JOIN vocab v ON v.hex = substr(d.h, 2 * n.i - 1, 2 * ({part_end('d.mask', 'n.i')} - n.i))"""
+JOIN vocab v ON v.hex = substr(d.h, 2 * n.i - 1, 2 * ({part_end('d.mask', 'n.i')} - n.i))""")
 
 
 def decode(dialect: Dialect, eot: int | None) -> Statement:
@@ -117,6 +133,11 @@ def decode(dialect: Dialect, eot: int | None) -> Statement:
     cont = lambda b: f"coalesce({b} BETWEEN 128 AND 191, FALSE)"  # noqa: E731
     second = ("coalesce(b1 BETWEEN (CASE b0 WHEN 224 THEN 160 WHEN 240 THEN 144 ELSE 128 END) "
               "AND (CASE b0 WHEN 237 THEN 159 WHEN 244 THEN 143 ELSE 191 END), FALSE)")
+    # The text: the pieces a walk reaches from the first byte, each a width ahead of the last.
+    walk, text = dialect.script_walk() or (
+        f"""  walk(o, txt) AS (SELECT 1, CAST('' AS {dialect.text_type})
+                   UNION ALL SELECT w.o + c.width, w.txt || c.piece FROM walk w JOIN chars c ON c.o = w.o)""",
+        "SELECT txt FROM walk ORDER BY o DESC LIMIT 1")
     code = ("CASE need WHEN 1 THEN (b0 - 192) * 64 + b1 - 128 WHEN 2 THEN (b0 - 224) * 4096 + (b1 - 128) * 64 + b2 - 128 "
             "ELSE (b0 - 240) * 262144 + (b1 - 128) * 4096 + (b2 - 128) * 64 + b3 - 128 END")
     return Statement("the generated text: the tokens' bytes, decoded from UTF-8 (U+FFFD for invalid bytes)", f"""WITH RECURSIVE
@@ -134,9 +155,8 @@ def decode(dialect: Dialect, eot: int | None) -> Statement:
   chars AS (SELECT o, CASE WHEN need >= 0 AND ok >= need THEN need + 1 WHEN need < 0 THEN 1 ELSE ok + 1 END AS width,
                    CASE WHEN need = 0 AND b0 > 0 THEN {ch('b0')} WHEN need > 0 AND ok >= need THEN {ch(code)}
                         ELSE {ch('65533')} END AS piece FROM seq),
-  walk(o, txt) AS (SELECT 1, CAST('' AS {dialect.text_type})
-                   UNION ALL SELECT w.o + c.width, w.txt || c.piece FROM walk w JOIN chars c ON c.o = w.o)
-SELECT txt FROM walk ORDER BY o DESC LIMIT 1""")
+{walk}
+{text}""")
 
 
 def _exact_double(dialect: Dialect, x: float) -> str:
@@ -161,20 +181,20 @@ def session(eot: int | None, draws: list[tuple[int, int]] | None, seed: int | No
                              f"INSERT INTO tokens SELECT 0, {eot} WHERE NOT EXISTS (SELECT 1 FROM tokens)"))
     out += [
         Statement("where the next step starts: the first position not yet in the residual stream",
-                  "CREATE TEMP TABLE step_start (pos INTEGER)"),
+                  dialect.script_table("step_start", "pos INTEGER")),
         Statement("", "INSERT INTO step_start VALUES (0)"),
-        Statement("the tokens picked, one per step", "CREATE TEMP TABLE picked (k INTEGER, token INTEGER)"),
+        Statement("the tokens picked, one per step", dialect.script_table("picked", "k INTEGER, token INTEGER")),
     ]
     if draws is not None:
         out.append(Statement(f"NumPy's uniform draws for seed {seed}, one per token, as integers times 2**-53",
-                             "CREATE TEMP TABLE draws (k INTEGER, m BIGINT)"))
+                             dialect.script_table("draws", "k INTEGER, m BIGINT")))
         out += [Statement("", sql) for sql in dialect.values_sql("draws", [f"({k}, {m})" for k, m in draws])]
     return out
 
 
-def next_step() -> Statement:
+def next_step(dialect: Dialect) -> Statement:
     """Where the next step starts: after every position the residual stream has."""
-    return Statement("", "UPDATE step_start SET pos = (SELECT count(*) FROM x0)")
+    return Statement("", dialect.script_set("step_start", "pos", "(SELECT count(*) FROM x0)"))
 
 
 def append_picked(eot: int | None) -> Statement:
