@@ -1,5 +1,6 @@
 """Kills at random moments, and what must hold afterwards (tests/crash_harness.py): the short
-form, a few kills per engine; `python bench/bench_crash.py` runs the long one. Also the two
+form, a few kills on DuckDB, SQLite and PostgreSQL; `python bench/bench_crash.py` runs the
+long one, Spark and training included. Also the two
 faults the harness was built for, each on its own: the spill files of a killed DuckDB process
 and the private PostgreSQL server of a killed run, with `sqlgpt server` to see and stop it."""
 
@@ -21,13 +22,13 @@ MODEL = "shakespeare"  # the bundled model: big enough that an install takes a f
 # model, whose scoring takes a second, not minutes.
 SHORT = [("install", "duckdb", MODEL, [11, 12]), ("score_table", "duckdb", "tiny", [13]),
          ("index", "duckdb", "tiny", [14]), ("generate", "sqlite", "tiny", [15]),
-         ("generate", "postgres", MODEL, [16]), ("generate", "spark", "tiny", [17])]  # train: bench/bench_crash.py
+         ("generate", "postgres", MODEL, [16])]
+# Spark (three JVM starts a kill, a minute and a half) and train: bench/bench_crash.py, which
+# runs every operation on every engine.
 
 
 @pytest.mark.parametrize(("operation", "engine", "model", "seeds"), SHORT, ids=[f"{o}-{e}" for o, e, *_ in SHORT])
 def test_killed_runs_leave_nothing_and_the_next_run_is_right(operation, engine, model, seeds, tmp_path, request):
-    if engine == "spark":
-        request.getfixturevalue("spark_session")  # skips where there is no Java, as the Spark tests do
     model = str(request.getfixturevalue("tiny_dir")) if model == "tiny" else model
     op = OPERATIONS[operation]
     expected = reference(op, engine, tmp_path / "reference", model)

@@ -4,7 +4,7 @@ whole script the text `GPT.generate` gives on the NumPy engine.
 
 Spark's tokenizer and decoder run in the suite's shared Spark session; its whole script runs
 in `spark-sql`, a JVM of its own (tens of seconds to start, a second or more per statement
-on 2 cores), so it gets two short cases, greedy and sampled, a run each."""
+on 2 cores), so it gets one short sampled case."""
 
 from __future__ import annotations
 
@@ -270,8 +270,10 @@ def cases(tiny_dir) -> list[tuple[str, int, float, int | None, str]]:
 
 @pytest.fixture(scope="module")
 def spark_cases(tiny_dir) -> list[tuple[str, int, float, int | None, str]]:
-    """The first two of `cases`, shorter: Spark takes seconds per token."""
-    return reference_cases(tiny_dir, [(NASTY, 4, 0.0, None), ("the cat", 4, 1.3, 5)])
+    """One short case, sampled after the prompt full of what shells read specially: a spark-sql
+    run takes a minute (its JVM, the tables, seconds per token). Spark's greedy pick is pinned
+    by its golden script."""
+    return reference_cases(tiny_dir, [(NASTY, 4, 1.3, 5)])
 
 
 RUNNERS = {"duckdb-module": "duckdb", "duckdb-shell": "duckdb", "psql": "postgres", "sqlite-shell": "sqlite",

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import sqlgpt
+from sqlgpt.cli import main
 from sqlgpt.engines.sql import install as install_module
 from sqlgpt.errors import SqlgptError
 
@@ -193,12 +194,12 @@ def test_no_java_is_one_line(tiny_dir, tmp_path):
         "the spark engine needs a Java 17+ runtime: install one (e.g. openjdk-17-jre) or set JAVA_HOME"]
 
 
-EXPLAIN_THEN_FAIL = """
+NEXT_THEN_FAIL = """
     import sys
     import sqlgpt
     from sqlgpt.cli import main
 
-    code = main(["explain", "the cat", "--model", sys.argv[1], "--engine", "spark", "-d", "local[1]", "-k", "3"])
+    code = main(["next", "the cat", "--model", sys.argv[1], "--engine", "spark", "-d", "local[1]", "-k", "3"])
     with sqlgpt.load(sys.argv[1], engine="spark", database="local[1]", progress=False) as gpt:
         try:  # a query Spark refuses: its JVM logs it; sqlgpt's caller sees only the exception
             gpt.engine.conn.execute("SELECT no_such_function(1)")
@@ -208,16 +209,27 @@ EXPLAIN_THEN_FAIL = """
 """
 
 
-def test_explain_runs_and_the_jvm_keeps_its_console_to_its_log(tiny_dir, tmp_path):
-    """`sqlgpt explain` on a Spark application that sqlgpt starts: the report is printed, and
+def next_tokens(output: str) -> list[tuple[str, float]]:
+    """(token, probability) from the table `sqlgpt next` prints after its header line."""
+    rows = [line.rsplit(maxsplit=1) for line in output.strip().splitlines()[1:]]
+    return [(token.strip(), float(probability)) for token, probability in rows]
+
+
+def test_a_spark_sqlgpt_starts_keeps_its_jvm_console_to_its_log(tiny_dir, tmp_path, capsys):
+    """`sqlgpt next` on a Spark application that sqlgpt starts: the tokens are printed, and
     nothing of Spark's reaches stderr: not the JVM's start-up notices (they go to spark.log
     in sqlgpt's cache directory), nor PySpark's JSON record of a failed query."""
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(EXPLAIN_THEN_FAIL), str(tiny_dir)], env=env,
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(NEXT_THEN_FAIL), str(tiny_dir)], env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert "next token" in done.stdout and "temperature 2.0" in done.stdout
-    assert "refused:" in done.stdout and "no_such_function" in done.stdout
+    spark_lines, refused = done.stdout.rsplit("\n", 2)[0], done.stdout.rsplit("\n", 2)[1]
+    assert main(["next", "the cat", "--model", str(tiny_dir), "--engine", "numpy", "-k", "3"]) == 0
+    expected = next_tokens(capsys.readouterr().out)
+    got = next_tokens(spark_lines)
+    assert [t for t, _ in got] == [t for t, _ in expected] and len(got) == 3
+    assert all(abs(p - q) <= 2e-6 for (_, p), (_, q) in zip(got, expected))
+    assert refused.startswith("refused:") and "no_such_function" in refused
     assert done.stderr == ""
     assert (tmp_path / "sqlgpt" / "spark" / "spark.log").read_text().strip()  # the JVM's notices, kept
 
