@@ -313,9 +313,12 @@ def run_case(operation: Operation, engine: str, directory: Path, model: str, see
         finished = False
     killed_at = time.monotonic() - start
     problems = [] if finished else operation.after_kill(case)
-    again = operation.command(case) + (["--resume"] if operation.name == "train" and not finished else [])
-    if operation.name == "train" and not finished and not (case.directory / "run" / "training_state.pt").exists():
-        again = operation.command(case) + ["--force"]  # killed before its first save: start over
+    again = operation.command(case)
+    if operation.name == "train":
+        # Killed after a save: resume. Killed before its first save, or finished before the
+        # kill came: the run is made again from the start, into the directory it left.
+        saved = (case.directory / "run" / "training_state.pt").exists()
+        again += ["--resume"] if not finished and saved else ["--force"]
     done = case.sqlgpt(again)
     if operation.name == "train" and done.returncode != 0 and "steps already" in done.stderr:
         # Killed after its last save: --resume has nothing left to train (and says so in
