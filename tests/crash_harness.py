@@ -1,6 +1,7 @@
 """A crash harness: each operation run in a subprocess, killed (SIGKILL) at a seeded random
-moment, what it left checked, then run again to the end and checked against a run nobody
-killed. Used by tests/test_crash.py (a few kills per engine) and bench/bench_crash.py (many).
+moment within the length of an uninterrupted run, what it left checked, then run again to the
+end and checked against a run nobody killed. Used by tests/test_crash.py (a few kills per
+engine) and bench/bench_crash.py (many).
 
 What is checked after every kill, as sqlgpt promises it:
 
@@ -33,6 +34,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE_ROWS = 300
+# Where kills land: a uniform moment within this span of an uninterrupted run's length on the
+# same engine, measured by `reference` (fixed windows in seconds mostly came after the end).
+KILL_BETWEEN = (0.1, 0.9)
 
 
 @dataclasses.dataclass
@@ -159,12 +163,11 @@ class Operation:
 
     name: str
     engines: tuple[str, ...]
-    kill_window: tuple[float, float]  # seconds after the start, where kills land
     command: Callable[[Case], list[str]]
     prepare: Callable[[Case], None] = lambda case: None
     after_kill: Callable[[Case], list[str]] = lambda case: []
     result: Callable[[Case, subprocess.CompletedProcess], object] = lambda case, done: done.stdout
-    same_everywhere: bool = False  # its result is the NumPy engine's (sqlgpt's promise): the reference runs there
+    same_everywhere: bool = False  # its result is the NumPy engine's (sqlgpt's promise): the reference checks it
 
 
 def _install_first(case: Case) -> None:
@@ -206,25 +209,20 @@ def _index_whole_or_absent(case: Case) -> list[str]:
 
 OPERATIONS = {
     op.name: op for op in [
-        Operation("install", ("duckdb", "sqlite", "postgres"), (1.0, 8.0),
-                  lambda case: ["generate", "ROMEO:", "-n", "8", "--seed", "1", *case.engine_args()],
+        Operation("install", ("duckdb", "sqlite", "postgres"), lambda case: ["generate", "ROMEO:", "-n", "8", "--seed", "1", *case.engine_args()],
                   same_everywhere=True),
         # A few tokens: Spark spends seconds on each.
-        Operation("generate", ("duckdb", "sqlite", "postgres", "spark"), (0.5, 4.0),
-                  lambda case: ["generate", "ROMEO:", "-n", "6", "--seed", "2", *case.engine_args()],
+        Operation("generate", ("duckdb", "sqlite", "postgres", "spark"), lambda case: ["generate", "ROMEO:", "-n", "6", "--seed", "2", *case.engine_args()],
                   prepare=_install_first, same_everywhere=True),
-        Operation("score_table", ("duckdb", "sqlite", "postgres"), (1.0, 6.0),
-                  lambda case: ["score", "--table", "docs", "--column", "body", "--key", "id", "--replace",
+        Operation("score_table", ("duckdb", "sqlite", "postgres"), lambda case: ["score", "--table", "docs", "--column", "body", "--key", "id", "--replace",
                                 *case.engine_args()],
                   prepare=_with_table, after_kill=_scores_whole_or_absent,
                   result=lambda case, done: (done.stdout, _read(case, "sqlgpt_scores:id,tokens,loss"))),
-        Operation("index", ("duckdb", "sqlite", "postgres"), (1.0, 4.0),
-                  lambda case: ["index", "--table", "docs", "--column", "body", "--key", "id", *case.engine_args()],
+        Operation("index", ("duckdb", "sqlite", "postgres"), lambda case: ["index", "--table", "docs", "--column", "body", "--key", "id", *case.engine_args()],
                   prepare=_with_table, after_kill=_index_whole_or_absent,
                   result=lambda case, done: case.sqlgpt(["retrieve", "the king of war", "--table", "docs", "--column",
                                                           "body", "--key", "id", "-k", "10", *case.engine_args()]).stdout),
-        Operation("train", ("train",), (4.0, 12.0),
-                  lambda case: ["train", str(case.directory / "text.txt"), "--out", str(case.directory / "run"),
+        Operation("train", ("train",), lambda case: ["train", str(case.directory / "text.txt"), "--out", str(case.directory / "run"),
                                 "--layers", "2", "--heads", "2", "--embd", "32", "--context", "32", "--batch", "4",
                                 "--steps", "40", "--eval-every", "10", "--eval-batches", "2", "--save-every", "5",
                                 "--vocab-size", "300", "--threads", "1"],
@@ -283,24 +281,43 @@ class Outcome:
     problems: list[str]
 
 
-def reference(operation: Operation, engine: str, directory: Path, model: str) -> object:
-    """The result of an uninterrupted run (in a directory of its own)."""
-    case = Case(operation.name, "numpy" if operation.same_everywhere else engine, directory, model)
-    directory.mkdir(parents=True)
-    if not operation.same_everywhere:
-        operation.prepare(case)
+@dataclasses.dataclass(frozen=True)
+class Reference:
+    """What an uninterrupted run gives, and how long it took on the engine."""
+
+    result: object
+    seconds: float
+
+
+def reference(operation: Operation, engine: str, directory: Path, model: str) -> Reference:
+    """Run the operation uninterrupted on the engine (in a directory of its own, after its
+    preparation), timed; an operation whose result sqlgpt promises equal everywhere is also
+    run on the NumPy engine, and the two must agree."""
+    case = Case(operation.name, engine, directory / engine, model)
+    case.directory.mkdir(parents=True)
+    operation.prepare(case)
+    start = time.monotonic()
     done = case.sqlgpt(operation.command(case))
+    seconds = time.monotonic() - start
     assert done.returncode == 0, done.stderr
-    return operation.result(case, done)
+    result = operation.result(case, done)
+    if operation.same_everywhere:
+        numpy = Case(operation.name, "numpy", directory / "numpy", model)
+        numpy.directory.mkdir(parents=True)
+        done = numpy.sqlgpt(operation.command(numpy))
+        assert done.returncode == 0, done.stderr
+        assert operation.result(numpy, done) == result, f"{operation.name} on {engine} differs from NumPy's"
+    return Reference(result, seconds)
 
 
-def run_case(operation: Operation, engine: str, directory: Path, model: str, seed: int, expected: object) -> Outcome:
-    """Kill the operation at a moment drawn from `seed`, check, run it again, check."""
+def run_case(operation: Operation, engine: str, directory: Path, model: str, seed: int,
+             expected: Reference) -> Outcome:
+    """Kill the operation at a moment drawn from `seed` (within KILL_BETWEEN of the reference
+    run's length), check, run it again, check."""
     case = Case(operation.name, engine, directory, model)
     directory.mkdir(parents=True)
     operation.prepare(case)
-    low, high = operation.kill_window
-    delay = random.Random(seed).uniform(low, high)
+    delay = random.Random(seed).uniform(*KILL_BETWEEN) * expected.seconds
     process = subprocess.Popen([sys.executable, "-m", "sqlgpt", *operation.command(case)], env=case.env(),
                                cwd=case.directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     start = time.monotonic()
@@ -326,7 +343,7 @@ def run_case(operation: Operation, engine: str, directory: Path, model: str, see
         done = case.sqlgpt(operation.command(case) + ["--force"])
     if done.returncode != 0:
         problems.append(f"the run after the kill failed: {done.stderr.strip()[-500:]}")
-    elif operation.result(case, done) != expected:
+    elif operation.result(case, done) != expected.result:
         problems.append("the run after the kill gave another result than an uninterrupted run")
     if engine in ("duckdb", "sqlite", "postgres") and not problems:
         listing = json.loads(case.python(CATALOGUE, engine, model, case.database or ""))

@@ -12,7 +12,7 @@
 --   kernel, 32 sums: logits can differ in float32's last bits, and so a greedy pick at a near-tie.
 
 -- ===== the model must be installed =====
-CREATE TEMP TABLE model_check AS SELECT CASE WHEN (SELECT count(*) FROM sqlgpt_models WHERE schema_name = 'm_<schema>' AND format_version = 2) = 1 THEN 1 ELSE error('model m_<schema> is not installed in this database (in this layout): see the header of this script') END AS ok;
+CREATE TEMP TABLE model_check AS SELECT CASE WHEN (SELECT count(*) FROM sqlgpt_models WHERE schema_name = 'm_<schema>' AND format_version = 3) = 1 THEN 1 ELSE error('model m_<schema> is not installed in this database (in this layout): see the header of this script') END AS ok;
 
 -- ===== the tokenizer's tables =====
 -- the vocabulary: every token's bytes (hex) and merge rank (lower merges first)

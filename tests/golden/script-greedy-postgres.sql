@@ -15,7 +15,7 @@ SET client_encoding = 'UTF8';  -- this file is UTF-8
 SET standard_conforming_strings = on;  -- a backslash in a string is just a backslash
 
 -- ===== the model must be installed =====
-DO $check$ BEGIN IF (SELECT count(*) FROM sqlgpt_models WHERE schema_name = 'm_<schema>' AND format_version = 2002) <> 1 THEN RAISE EXCEPTION 'model m_<schema> is not installed in this database (in this layout): see the header of this script'; END IF; END $check$;
+DO $check$ BEGIN IF (SELECT count(*) FROM sqlgpt_models WHERE schema_name = 'm_<schema>' AND format_version = 2003) <> 1 THEN RAISE EXCEPTION 'model m_<schema> is not installed in this database (in this layout): see the header of this script'; END IF; END $check$;
 
 -- ===== the tokenizer's tables =====
 -- the vocabulary: every token's bytes (hex) and merge rank (lower merges first)

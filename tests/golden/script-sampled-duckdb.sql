@@ -14,7 +14,7 @@
 --   only where a draw falls within rounding error (~1e-15) of a bucket's edge.
 
 -- ===== the model must be installed =====
-CREATE TEMP TABLE model_check AS SELECT CASE WHEN (SELECT count(*) FROM sqlgpt_models WHERE schema_name = 'm_<schema>' AND format_version = 2) = 1 THEN 1 ELSE error('model m_<schema> is not installed in this database (in this layout): see the header of this script') END AS ok;
+CREATE TEMP TABLE model_check AS SELECT CASE WHEN (SELECT count(*) FROM sqlgpt_models WHERE schema_name = 'm_<schema>' AND format_version = 3) = 1 THEN 1 ELSE error('model m_<schema> is not installed in this database (in this layout): see the header of this script') END AS ok;
 
 -- ===== the tokenizer's tables =====
 -- the vocabulary: every token's bytes (hex) and merge rank (lower merges first)

@@ -63,6 +63,9 @@ class DuckDBDialect(Dialect):
     def empty_growing_vector(self) -> str:
         return "CAST([] AS FLOAT[])"
 
+    def sub_vector(self, vector: str, start: str, length: int | str) -> str:
+        return f"{vector}[{start} + 1:{start} + {length}]"  # a slice counts from 1, both ends included
+
     def map_vectors(self, vectors: list[str], fn: Callable[..., str]) -> str:
         """Element-wise `fn` over equal-length vectors, as a FLOAT[] vector."""
         if len(vectors) == 1:

@@ -31,6 +31,12 @@ class PostgresDialect(Dialect):
     # the weights and recomputes them for every weight row (0.5 s instead of 15 ms).
     materialized = "MATERIALIZED "
     pgvector_sql = "CREATE EXTENSION IF NOT EXISTS vector"  # fails where the server lacks pgvector
+    # A session's planner settings. Without a Materialize node PostgreSQL reads a weight table's
+    # rows where it would copy them all into a tuplestore first: it takes a step's one new
+    # position for the 200 rows it guesses for a CTE, and the copy of an MLP projection spills
+    # to disk (SmolLM2-135M's shape, decode 0.95 -> 0.63 s a token; GPT-2 small's prefill of
+    # 64 tokens 15.4 -> 10.6 s, its decode unchanged; docs/measurements.md).
+    session_sql = ("SET enable_material = off",)
 
     def install_lock_sql(self) -> list[str]:
         # Two installs creating the same schema's tables at once collide in the system
@@ -85,6 +91,9 @@ class PostgresDialect(Dialect):
 
     def empty_growing_vector(self) -> str:
         return "CAST(ARRAY[] AS real[])"
+
+    def sub_vector(self, vector: str, start: str, length: int | str) -> str:
+        return f"(CAST({vector} AS real[]))[{start} + 1:{start} + {length}]"  # an array slice, both ends included
 
     def map_vectors(self, vectors: list[str], fn: Callable[..., str]) -> str:
         names = [f"a{i}" for i in range(len(vectors))]

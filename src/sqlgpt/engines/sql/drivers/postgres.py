@@ -72,7 +72,10 @@ class PostgresDriver(Driver):
             raise SqlgptError(f"cannot connect to PostgreSQL ({first_line(e)})") from None
 
     def cursor(self, conn: Any, database: str) -> Any:
-        return self._connect(database)  # temp tables belong to a connection
+        session = self._connect(database)  # temp tables belong to a connection
+        for sql in self.dialect.session_sql:
+            session.execute(sql)
+        return session
 
     def execute_prepared(self, cursor: Any, handle: str, position: int) -> Any:
         # psycopg prepares it server-side on first use and reuses the plan afterwards.

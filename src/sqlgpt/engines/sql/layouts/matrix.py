@@ -29,7 +29,6 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from ....config import GPTConfig
-from ....rotary import cos_sin
 from .base import KEY, QUERY, VALUE, WeightTable, folded_matrix
 from .vector import VectorLayout
 
@@ -76,18 +75,6 @@ class MatrixLayout(VectorLayout):
     @staticmethod
     def projection_table(name: str, key: str, n_in: int, n_out: int) -> WeightTable:
         return _matrix_table(name, key, n_in, n_out)
-
-    @staticmethod
-    def rope_table(config: GPTConfig) -> WeightTable:
-        """`rope(pos, cos, sin)`: each position's rotary cosines and sines, a vector over the
-        head's elements (`rotary.cos_sin`, as transformers computes them)."""
-        T, D = config.block_size, config.head_size
-
-        def columns(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-            cos, sin = cos_sin(config, np.arange(T))  # [T, D] each
-            return {"pos": np.arange(T, dtype=np.int32), "cos": cos, "sin": sin}
-
-        return WeightTable("rope", [("pos", "int"), ("cos", "vector"), ("sin", "vector")], T, 2 * T * D, columns)
 
     # -- matrix-vector products ----------------------------------------------------------------
 

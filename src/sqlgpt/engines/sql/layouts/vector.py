@@ -6,6 +6,10 @@ the checkpoint's (in, out) matrix that feeds unit j, so a matrix-vector product 
 product per row, gathered back into a vector in order of j. A matrix after a norm carries
 that norm folded in (`folded_matrix`): `w = g∘W[:, j]`, `s = Σ w`, `b = b_j + β·W[:, j]`.
 Embeddings are `wte(j, w)` and `wpe(j, w)`; the final norm's vectors are one row `(g, b)`.
+Rotary families have `rope(pos, cos, sin)`, a position's angles as vectors over a head's
+elements, and turn each query and key head as one vector (`rotary`); a gated MLP's gate and
+up projection are one matrix, its hidden layer gathered once and split (`mlp_hidden`): a
+few operators fewer per layer, which is most of what a decode step costs (docs/measurements.md).
 
 Attention weighs the cached values through a transposed copy of them, `vt{l}(c, vals)`: one
 row per channel with its values over positions as a vector, so the weighted sum of a channel
@@ -21,6 +25,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from ....config import GPTConfig
+from ....rotary import cos_sin
 from .base import VALUE, Layout, Step, WeightTable, folded_matrix
 
 
@@ -41,7 +46,7 @@ def _matrix_table(name: str, key: str, n_in: int, n_out: int, norm: str | None =
 
 class VectorLayout(Layout):
     name = "vector"
-    format_version = 2
+    format_version = 3  # 3: rotary angles as vectors per position
     batched = True
 
     def __init__(self, step: Step) -> None:
@@ -56,6 +61,18 @@ class VectorLayout(Layout):
     @staticmethod
     def normed_table(name: str, key: str, n_in: int, n_out: int, norm: str, heads: GPTConfig | None = None) -> WeightTable:
         return _matrix_table(name, key, n_in, n_out, norm=norm)  # a unit's head is j // head_size
+
+    @staticmethod
+    def rope_table(config: GPTConfig) -> WeightTable:
+        """`rope(pos, cos, sin)`: each position's rotary cosines and sines, a vector over the
+        head's elements (`rotary.cos_sin`, as transformers computes them)."""
+        T, D = config.block_size, config.head_size
+
+        def columns(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+            cos, sin = cos_sin(config, np.arange(T))  # [T, D] each
+            return {"pos": np.arange(T, dtype=np.int32), "cos": cos, "sin": sin}
+
+        return WeightTable("rope", [("pos", "int"), ("cos", "vector"), ("sin", "vector")], T, 2 * T * D, columns)
 
     @staticmethod
     def projection_table(name: str, key: str, n_in: int, n_out: int) -> WeightTable:
@@ -75,13 +92,32 @@ class VectorLayout(Layout):
         return (f"{name} AS {d.materialized}(SELECT {keys}, x, {d.vector_mean('x')} AS mu, "
                 f"1.0 / sqrt({d.vector_var('x')} + {eps}) AS r FROM {source})")
 
-    def heads(self, units: str) -> str:
-        # A unit's head slot is j // head_size; slots run the query heads, then the key heads, then the values'.
+    def gathered(self, units: str, partner: bool = False) -> str:
+        """SELECT keys, slot, vec[, partner]: the QKV projection's long rows gathered into a
+        vector per head slot (j // head_size). With `partner`, also each vector's rotary
+        partner: element e holds −y[e + D/2] for e < D/2 and y[e − D/2] after (the rotation's
+        "rotate half"), gathered in that order rather than cut and glued."""
         d, step, D = self.d, self.step, self.config.head_size
-        slot = d.int_div("u.j", D)
-        gathered = (f"SELECT {step.keys('u')}, {slot} AS slot, {d.collect(d.to_float('u.y'), 'u.j')} AS vec "
-                    f"FROM {units} u GROUP BY {step.keys('u')}, {slot}")
-        return self.slot_rows(gathered)
+        half, slot, e = D // 2, d.int_div("u.j", D), d.mod("u.j", D)
+        columns = f"{d.collect(d.to_float('u.y'), 'u.j')} AS vec"
+        if partner:
+            turned = d.to_float(f"CASE WHEN {e} >= {half} THEN -u.y ELSE u.y END")
+            columns += f", {d.collect(turned, d.mod(f'({e} + {half})', D))} AS partner"
+        return f"SELECT {step.keys('u')}, {slot} AS slot, {columns} FROM {units} u GROUP BY {step.keys('u')}, {slot}"
+
+    def rotary(self, units: str) -> str:
+        """SELECT keys, slot, vec: the head vectors (`gathered`), the query and key heads
+        turned by their position, vec·cos + partner·sin, as transformers rotates them."""
+        d, H, KV = self.d, self.config.n_head, self.config.n_kv_head
+        turned = d.map_vectors(["g.vec", "g.partner", "r.cos", "r.sin"], lambda v, p, c, s: f"{v} * {c} + {p} * {s}")
+        return (f"SELECT {self.step.keys('g')}, g.slot, CASE WHEN g.slot < {H + KV} THEN {turned} ELSE g.vec END AS vec "
+                f"FROM ({self.gathered(units, partner=True)}) g JOIN {self.step.weights('rope')} r ON r.pos = g.pos")
+
+    def heads(self, units: str) -> str:
+        # Rotary families' heads come gathered already (`rotary`); else gather the long rows.
+        if self.config.family.positions == "rotary":
+            return self.slot_rows(f"SELECT {self.step.keys()}, slot, vec FROM {units}")
+        return self.slot_rows(self.gathered(units))
 
     def slot_rows(self, gathered: str) -> str:
         """SELECT kind, hd, keys, vec: the KV cache's rows from `gathered`'s rows (keys, slot,
@@ -111,6 +147,17 @@ class VectorLayout(Layout):
     def hidden(self, units: str, activation: Callable[[str], str]) -> str:
         d, key = self.d, self.step.keys("u")
         return f"SELECT {key}, {d.collect(d.to_float(activation('u.y')), 'u.j')} AS y FROM {units} u GROUP BY {key}"
+
+    def mlp_hidden(self, table: str, stats: str, activation: Callable[[str], str]) -> str:
+        # Gated (SwiGLU): every unit in one pass over the matrix, gathered into one vector,
+        # then act(gate) · up element by element (the gate its first n_inner, up the rest).
+        if not self.config.family.gated_mlp:
+            return super().mlp_hidden(table, stats, activation)
+        d, m, key, I = self.d, self.d.materialized, self.step.keys(), self.config.n_inner
+        fc = d.map_vectors([d.sub_vector("h.y", "0", I), d.sub_vector("h.y", str(I), I)],
+                           lambda g, u: f"{activation(g)} * {u}")
+        return (f"pre AS {m}({self.units(table, stats)}),\n"
+                f"  fc AS {m}(SELECT {key}, {fc} AS y FROM ({self.hidden('pre', lambda y: y)}) h)")
 
     def project(self, table: str, source: str, n_in: int, residual: str) -> str:
         # Each unit's dot product first, in a subquery of its own: gathering then sorts
