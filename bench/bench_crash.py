@@ -52,7 +52,7 @@ def main() -> int:
                 continue
             # Table work with the tiny model (the bundled one scores for minutes); the rest
             # with the bundled one, whose install takes long enough to be killed inside.
-            model = tiny if name in ("score_table", "index") or engine == "spark" else MODEL
+            model = tiny if name in ("score_table", "next_table", "eval", "index") or engine == "spark" else MODEL
             start = time.perf_counter()
             expected = reference(op, engine, base / f"{name}-{engine}-reference", model)
             held = mid_run = leaked = 0

@@ -33,8 +33,10 @@ padded batches of 64), rows/s and tokens/s, for each shape with a tokenizer (GPT
 the 1,000 rows of tests/test_batch.py) and for the bundled model (the 1,000 rows
 tests/test_spark_engine.py scores). --spark-batch scores the latter with the tests' tiny
 model on Spark local[2] along today's path (vector functions, a weight matrix as one value)
-and the one before (a row per output unit, lambda dot products), in one run, best of two
-each, and checks every row's loss against `GPT.score` on NumPy (1e-4).
+and the one before (a row per output unit, lambda dot products), best of two each, then
+once with sqlgpt as it was before that work (commit SPARK_BEFORE_COMMIT, from `git archive`
+of this clone: the batch as one partition, no vector functions), all in one run, and checks
+every row's loss against `GPT.score` on NumPy (1e-4).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -171,6 +174,10 @@ def measure_sqlgpt(shape: str, engine: str, quick: bool) -> dict:
 
 BUNDLED = "bundled"  # the bundled model (shakespeare), measured beside the shapes
 SPARK_PATHS = {"today": {}, "before": {"layout": "vector", "vector_functions": False}}
+# The last commit before Spark's vector functions, matrix layout and batch partitioning: the
+# code whose batch scoring took ~3 minutes when that work began. --spark-batch runs it too,
+# from `git archive` of this commit, in the same run.
+SPARK_BEFORE_COMMIT = "35faa48"
 
 
 def model_dir(model: str) -> Path:
@@ -272,9 +279,10 @@ def _torch_scores(directory: Path, ids: list[list[int]]) -> tuple[float, float]:
     return time.perf_counter() - start, total
 
 
-def measure_spark_batch() -> dict:
-    """The 1,000 rows with the tests' tiny model on local[2], today's path and the one before,
-    alternating, best of two each; every row's loss checked against GPT.score on NumPy."""
+def measure_spark_batch(paths: dict[str, dict] = SPARK_PATHS, repeats: int = 2, folder: str = "spark-tiny") -> dict:
+    """The 1,000 rows with the tests' tiny model on local[2] along each of `paths` (sqlgpt's
+    options), alternating, best of `repeats` each; every row's loss checked against GPT.score
+    on NumPy. Run under an older sqlgpt (PYTHONPATH), it measures that code's one path."""
     import sqlgpt
     from sqlgpt.engines.sql.drivers.spark import local_session
 
@@ -287,10 +295,10 @@ def measure_spark_batch() -> dict:
     rows = table_rows(BUNDLED)  # the test's rows
     reference = sqlgpt.load(directory, engine="numpy")
     expected = {i: reference.score(text) for i, text in enumerate(rows) if text}
-    spark = local_session("local[2]", OUT / "spark-tiny")
+    spark = local_session("local[2]", OUT / folder)  # its warehouse and metastore
     result: dict = {}
-    for _ in range(2):
-        for name, options in SPARK_PATHS.items():
+    for _ in range(repeats):
+        for name, options in paths.items():
             seconds, got = score_in_spark(spark, directory, rows, 1, **options)
             worst = max(abs(got[i][1] - score.loss) for i, score in expected.items())
             assert all(got[i][0] == score.n_tokens for i, score in expected.items()) and worst <= 1e-4, (name, worst)
@@ -316,19 +324,25 @@ def print_tables(model: str, results: dict[str, dict]) -> None:
 
 
 def print_spark_batch(result: dict) -> None:
-    print(f"\nSpark local[2], the tests' tiny model: score_table over 1,000 rows ({result['tokens']} tokens), best of 2\n")
+    print(f"\nSpark local[2], the tests' tiny model: score_table over 1,000 rows ({result['tokens']} tokens), "
+          "best of 2 (the old code: one run)\n")
     print("| path | seconds | tokens/s | worst loss error vs GPT.score |")
     print("|---|---|---|---|")
-    for name, label in (("before", "before: a row per output unit, lambda dot products"),
+    for name, label in (("then", f"sqlgpt as of {SPARK_BEFORE_COMMIT}, before this work"),
+                        ("before", "today's code, the path before: a row per output unit, lambda dot products"),
                         ("today", "today: vector_inner_product, a matrix as one value")):
         print(f"| {label} | {result[name]:.1f} | {result['tokens'] / result[name]:.0f} | "
               f"{result[name + ' worst loss error']:.1e} |")
-    print(f"\n{result['before'] / result['today']:.1f}× faster than before")
+    print(f"\n{result['then'] / result['today']:.1f}× faster than sqlgpt as of {SPARK_BEFORE_COMMIT}, "
+          f"{result['before'] / result['today']:.1f}× faster than the path before in today's code")
 
 
 def child(shape: str, engine: str, quick: bool, threads: int) -> None:
     if shape == "spark-batch":
         print(json.dumps(measure_spark_batch()))
+        return
+    if shape == "spark-batch-then":  # under the older sqlgpt that PYTHONPATH names
+        print(json.dumps(measure_spark_batch({"then": {}}, repeats=1, folder="spark-tiny-then")))
         return
     if engine.startswith("table:"):
         print(json.dumps(measure_table(shape, engine.removeprefix("table:"))))
@@ -390,14 +404,22 @@ def main() -> int:
             print_tables(model, tables)
     if args.spark_batch:
         print("scoring 1,000 rows on Spark, today's path and the one before ...", file=sys.stderr)
-        print_spark_batch(run_child("spark-batch", "spark", args.quick))
+        result = run_child("spark-batch", "spark", args.quick)
+        print(f"... and with sqlgpt as of commit {SPARK_BEFORE_COMMIT} ...", file=sys.stderr)
+        with tempfile.TemporaryDirectory() as old:
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", SPARK_BEFORE_COMMIT, "src"],
+                                     capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
+            result |= run_child("spark-batch-then", "spark", args.quick, {"PYTHONPATH": str(Path(old) / "src")})
+        print_spark_batch(result)
     return 0
 
 
-def run_child(shape: str, engine: str, quick: bool) -> dict:
-    """One measurement in a process of its own (its peak memory its own; one Spark application each)."""
+def run_child(shape: str, engine: str, quick: bool, env: dict[str, str] | None = None) -> dict:
+    """One measurement in a process of its own (its peak memory its own; one Spark application
+    each), with `env` added to the environment."""
     command = [sys.executable, __file__, "--child", shape, engine] + (["--quick"] if quick else [])
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = subprocess.run(command, capture_output=True, text=True, env=os.environ | (env or {}))
     if done.returncode != 0:
         print(done.stderr[-2000:], file=sys.stderr)
         raise SystemExit(1)

@@ -5,7 +5,8 @@ engine) and bench/bench_crash.py (many).
 
 What is checked after every kill, as sqlgpt promises it:
 
-  - right after the kill, a result table (scores, the BM25 index) is whole or absent;
+  - right after the kill, a result table (scores, next tokens, eval results, the BM25 index)
+    is whole or absent;
   - the next run's output equals an uninterrupted run's (an interrupted install is found
     and replaced, never used), and a run after that installs nothing;
   - the catalogue lists one install, and no model schema lies outside it;
@@ -117,30 +118,33 @@ with sqlgpt.load(model, engine=engine, **options) as gpt:
 print(json.dumps({"listed": listed, "present": present}))
 """
 
+# Creates a table of int and text columns in the case's database and fills it.
 MAKE_TABLE = """
 import json, sys
-engine, database, rows = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+engine, database, name, columns, rows = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), json.loads(sys.argv[5])
+types = {"duckdb": {"int": "INTEGER", "text": "VARCHAR"}, "sqlite": {"int": "INTEGER", "text": "TEXT"},
+         "postgres": {"int": "integer", "text": "text"}, "spark": {"int": "INT", "text": "STRING"}}[engine]
+definition = ", ".join(f"{column} {types[kind]}" for column, kind in columns)
+marks = ", ".join(["%s" if engine == "postgres" else "?"] * len(columns))
 if engine == "duckdb":
     import duckdb
     with duckdb.connect(database) as conn:
-        conn.execute("CREATE TABLE docs (id INTEGER, body VARCHAR)")
-        conn.executemany("INSERT INTO docs VALUES (?, ?)", rows)
+        conn.execute(f"CREATE TABLE {name} ({definition})")
+        conn.executemany(f"INSERT INTO {name} VALUES ({marks})", rows)
 elif engine == "sqlite":
     import sqlite3
     with sqlite3.connect(database) as conn:
-        conn.execute("CREATE TABLE docs (id INTEGER, body TEXT)")
-        conn.executemany("INSERT INTO docs VALUES (?, ?)", rows)
+        conn.execute(f"CREATE TABLE {name} ({definition})")
+        conn.executemany(f"INSERT INTO {name} VALUES ({marks})", rows)
 elif engine == "postgres":
     import psycopg
     from sqlgpt.engines.sql.drivers import private_server
     with psycopg.connect(private_server.start(), autocommit=True) as conn:
-        conn.execute("CREATE TABLE docs (id integer, body text)")
-        conn.cursor().executemany("INSERT INTO docs VALUES (%s, %s)", rows)
+        conn.execute(f"CREATE TABLE {name} ({definition})")
+        conn.cursor().executemany(f"INSERT INTO {name} VALUES ({marks})", rows)
 else:
     from sqlgpt.engines.sql.drivers.spark import local_session
-    from sqlgpt.engines.sql.drivers.base import cache_path
-    spark = local_session()
-    spark.createDataFrame(rows, "id INT, body STRING").write.saveAsTable("docs")
+    local_session().createDataFrame(rows, definition).write.saveAsTable(name)
 """
 
 
@@ -175,9 +179,28 @@ def _install_first(case: Case) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def _make_table(case: Case, name: str, columns: list[tuple[str, str]], rows: list[list]) -> None:
+    case.python(MAKE_TABLE, case.engine, case.database or "", name, json.dumps(columns), json.dumps(rows))
+
+
 def _with_table(case: Case) -> None:
     _install_first(case)
-    case.python(MAKE_TABLE, case.engine, case.database or "", json.dumps(table_rows(7)))
+    _make_table(case, "docs", [("id", "int"), ("body", "text")], table_rows(7))
+
+
+def quiz_rows(n: int = 12) -> list[list]:
+    """n multiple-choice items (id, question, A, B, C, D, answer) whose options are words of
+    table_rows's vocabulary."""
+    rng = random.Random(11)
+    words = [text.split()[0] for _, text in table_rows(7) if text]
+    return [[i, " ".join(rng.choice(words) for _ in range(rng.randint(2, 8))), *rng.sample(words, 4), rng.choice("ABCD")]
+            for i in range(n)]
+
+
+def _with_quiz(case: Case) -> None:
+    _install_first(case)
+    _make_table(case, "quiz", [("id", "int"), ("question", "text"), ("A", "text"), ("B", "text"), ("C", "text"),
+                               ("D", "text"), ("answer", "text")], quiz_rows())
 
 
 def _read(case: Case, *names: str) -> dict:
@@ -189,6 +212,12 @@ def _scores_whole_or_absent(case: Case) -> list[str]:
     expected = sum(1 for _, text in table_rows(7) if text is not None)
     return [] if rows is None or len(rows) == TABLE_ROWS and sum(r[1] is not None for r in rows) == expected else \
         [f"sqlgpt_scores has {len(rows)} rows after the kill: neither whole ({TABLE_ROWS}) nor absent"]
+
+
+def _whole_or_absent(case: Case, table: str, columns: str, whole: int) -> list[str]:
+    rows = _read(case, f"{table}:{columns}")[table]
+    return [] if rows is None or len(rows) == whole else \
+        [f"{table} has {len(rows)} rows after the kill: neither whole ({whole}) nor absent"]
 
 
 def _index_whole_or_absent(case: Case) -> list[str]:
@@ -218,6 +247,20 @@ OPERATIONS = {
                                 *case.engine_args()],
                   prepare=_with_table, after_kill=_scores_whole_or_absent,
                   result=lambda case, done: (done.stdout, _read(case, "sqlgpt_scores:id,tokens,loss"))),
+        Operation("next_table", ("duckdb", "sqlite", "postgres"),
+                  lambda case: ["next", "--table", "docs", "--column", "body", "--key", "id", "-k", "3", "--replace",
+                                *case.engine_args()],
+                  prepare=_with_table,
+                  after_kill=lambda case: _whole_or_absent(
+                      case, "sqlgpt_next", "id,rank,token,probability",
+                      3 * sum(1 for _, text in table_rows(7) if text is not None)),
+                  result=lambda case, done: (done.stdout, _read(case, "sqlgpt_next:id,rank,token,probability"))),
+        Operation("eval", ("duckdb", "sqlite", "postgres"),
+                  lambda case: ["eval", "quiz", "--continuation", "text", "--style", "plain", "--key", "id",
+                                "--replace", *case.engine_args()],
+                  prepare=_with_quiz,
+                  after_kill=lambda case: _whole_or_absent(case, "sqlgpt_eval", "id,gold,pred,acc", len(quiz_rows())),
+                  result=lambda case, done: (done.stdout, _read(case, "sqlgpt_eval:id,gold,pred,acc,loglikelihoods"))),
         Operation("index", ("duckdb", "sqlite", "postgres"), lambda case: ["index", "--table", "docs", "--column", "body", "--key", "id", *case.engine_args()],
                   prepare=_with_table, after_kill=_index_whole_or_absent,
                   result=lambda case, done: case.sqlgpt(["retrieve", "the king of war", "--table", "docs", "--column",

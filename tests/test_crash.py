@@ -22,7 +22,7 @@ MODEL = "shakespeare"  # the bundled model: big enough that an install takes a f
 # model, whose scoring takes a second, not minutes.
 SHORT = [("install", "duckdb", MODEL, [11, 12]), ("score_table", "duckdb", "tiny", [13]),
          ("index", "duckdb", "tiny", [14]), ("generate", "sqlite", "tiny", [15]),
-         ("generate", "postgres", MODEL, [16])]
+         ("generate", "postgres", MODEL, [16]), ("next_table", "duckdb", "tiny", [17]), ("eval", "duckdb", "tiny", [18])]
 # Spark (three JVM starts a kill, a minute and a half) and train: bench/bench_crash.py, which
 # runs every operation on every engine.
 
