@@ -69,13 +69,13 @@ WITH
   attn AS (SELECT p.pos, list(CAST(vdot(p.e, vt.vals) / p.z AS FLOAT) ORDER BY vt.c) AS y
            FROM vt0 vt JOIN weights p ON p.hd = vt.c // 8 GROUP BY p.pos),
   -- output projection, plus the residual stream
-  resid AS (SELECT a.pos, list(a.v + x.x[a.j + 1] ORDER BY a.j) AS x FROM (SELECT a.pos, m.j, vdot(m.w, a.y) + m.b AS v FROM m_<schema>.h0_attn_proj m, attn a) a JOIN x0 x ON x.pos = a.pos GROUP BY a.pos),
+  resid AS (SELECT a.pos, list(a.v ORDER BY a.j) AS x FROM (SELECT a.pos, m.j, vdot(m.w, a.y) + m.b + a.resid[m.j + 1] AS v FROM m_<schema>.h0_attn_proj m, (SELECT s.*, r.x AS resid FROM attn s JOIN x0 r ON r.pos = s.pos) a) a GROUP BY a.pos),
   -- norm 2 and the MLP's first layer, then its activation on each unit
   n2 AS (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM resid s),
   pre AS (SELECT n.pos, m.j, n.r * (vdot(m.w, n.x) - n.mu * m.s) + m.b AS y FROM m_<schema>.h0_fc m, n2 n),
   fc AS (SELECT u.pos, list(CAST(0.5 * u.y * (1 + tanh(0.7978845608028654 * (u.y + 0.044715 * u.y * u.y * u.y))) AS FLOAT) ORDER BY u.j) AS y FROM pre u GROUP BY u.pos)
 -- the MLP's projection, plus the residual stream: the next layer's input
-SELECT a.pos, list(a.v + x.x[a.j + 1] ORDER BY a.j) AS x FROM (SELECT a.pos, m.j, vdot(m.w, a.y) + m.b AS v FROM m_<schema>.h0_mlp_proj m, fc a) a JOIN resid x ON x.pos = a.pos GROUP BY a.pos;
+SELECT a.pos, list(a.v ORDER BY a.j) AS x FROM (SELECT a.pos, m.j, vdot(m.w, a.y) + m.b + a.resid[m.j + 1] AS v FROM m_<schema>.h0_mlp_proj m, (SELECT s.*, r.x AS resid FROM fc s JOIN resid r ON r.pos = s.pos) a) a GROUP BY a.pos;
 
 -- layer 0: record the attention weights (for inspection only)
 INSERT INTO attn0 WITH scores AS (SELECT q.pos, q.hd, k.pos AS kpos, vdot(q.vec, k.vec) * 0.35355339059327373 AS s, k.pos <= q.pos AS visible
@@ -110,13 +110,13 @@ WITH
   attn AS (SELECT p.pos, list(CAST(vdot(p.e, vt.vals) / p.z AS FLOAT) ORDER BY vt.c) AS y
            FROM vt1 vt JOIN weights p ON p.hd = vt.c // 8 GROUP BY p.pos),
   -- output projection, plus the residual stream
-  resid AS (SELECT a.pos, list(a.v + x.x[a.j + 1] ORDER BY a.j) AS x FROM (SELECT a.pos, m.j, vdot(m.w, a.y) + m.b AS v FROM m_<schema>.h1_attn_proj m, attn a) a JOIN x1 x ON x.pos = a.pos GROUP BY a.pos),
+  resid AS (SELECT a.pos, list(a.v ORDER BY a.j) AS x FROM (SELECT a.pos, m.j, vdot(m.w, a.y) + m.b + a.resid[m.j + 1] AS v FROM m_<schema>.h1_attn_proj m, (SELECT s.*, r.x AS resid FROM attn s JOIN x1 r ON r.pos = s.pos) a) a GROUP BY a.pos),
   -- norm 2 and the MLP's first layer, then its activation on each unit
   n2 AS (SELECT pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM resid s),
   pre AS (SELECT n.pos, m.j, n.r * (vdot(m.w, n.x) - n.mu * m.s) + m.b AS y FROM m_<schema>.h1_fc m, n2 n),
   fc AS (SELECT u.pos, list(CAST(0.5 * u.y * (1 + tanh(0.7978845608028654 * (u.y + 0.044715 * u.y * u.y * u.y))) AS FLOAT) ORDER BY u.j) AS y FROM pre u GROUP BY u.pos)
 -- the MLP's projection, plus the residual stream: the next layer's input
-SELECT a.pos, list(a.v + x.x[a.j + 1] ORDER BY a.j) AS x FROM (SELECT a.pos, m.j, vdot(m.w, a.y) + m.b AS v FROM m_<schema>.h1_mlp_proj m, fc a) a JOIN resid x ON x.pos = a.pos GROUP BY a.pos;
+SELECT a.pos, list(a.v ORDER BY a.j) AS x FROM (SELECT a.pos, m.j, vdot(m.w, a.y) + m.b + a.resid[m.j + 1] AS v FROM m_<schema>.h1_mlp_proj m, (SELECT s.*, r.x AS resid FROM fc s JOIN resid r ON r.pos = s.pos) a) a GROUP BY a.pos;
 
 -- layer 1: record the attention weights (for inspection only)
 INSERT INTO attn1 WITH scores AS (SELECT q.pos, q.hd, k.pos AS kpos, vdot(q.vec, k.vec) * 0.35355339059327373 AS s, k.pos <= q.pos AS visible

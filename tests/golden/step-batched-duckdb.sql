@@ -81,13 +81,13 @@ WITH
   attn AS (SELECT p.seq, p.pos, list(CAST(list_dot_product(p.e, vt.vals) / p.z AS FLOAT) ORDER BY vt.c) AS y
            FROM vt0 vt JOIN weights p ON p.hd = vt.c // 8 AND p.seq = vt.seq GROUP BY p.seq, p.pos),
   -- output projection, plus the residual stream
-  resid AS (SELECT a.seq, a.pos, list(a.v + x.x[a.j + 1] ORDER BY a.j) AS x FROM (SELECT a.seq, a.pos, m.j, list_dot_product(m.w, a.y) + m.b AS v FROM m_<schema>.h0_attn_proj m, attn a) a JOIN x0 x ON x.pos = a.pos AND x.seq = a.seq GROUP BY a.seq, a.pos),
+  resid AS (SELECT a.seq, a.pos, list(a.v ORDER BY a.j) AS x FROM (SELECT a.seq, a.pos, m.j, list_dot_product(m.w, a.y) + m.b + a.resid[m.j + 1] AS v FROM m_<schema>.h0_attn_proj m, (SELECT s.*, r.x AS resid FROM attn s JOIN x0 r ON r.pos = s.pos AND r.seq = s.seq) a) a GROUP BY a.seq, a.pos),
   -- norm 2 and the MLP's first layer, then its activation on each unit
   n2 AS (SELECT seq, pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM resid s),
   pre AS (SELECT n.seq, n.pos, m.j, n.r * (list_dot_product(m.w, n.x) - n.mu * m.s) + m.b AS y FROM m_<schema>.h0_fc m, n2 n),
   fc AS (SELECT u.seq, u.pos, list(CAST(0.5 * u.y * (1 + tanh(0.7978845608028654 * (u.y + 0.044715 * u.y * u.y * u.y))) AS FLOAT) ORDER BY u.j) AS y FROM pre u GROUP BY u.seq, u.pos)
 -- the MLP's projection, plus the residual stream: the next layer's input
-SELECT a.seq, a.pos, list(a.v + x.x[a.j + 1] ORDER BY a.j) AS x FROM (SELECT a.seq, a.pos, m.j, list_dot_product(m.w, a.y) + m.b AS v FROM m_<schema>.h0_mlp_proj m, fc a) a JOIN resid x ON x.pos = a.pos AND x.seq = a.seq GROUP BY a.seq, a.pos;
+SELECT a.seq, a.pos, list(a.v ORDER BY a.j) AS x FROM (SELECT a.seq, a.pos, m.j, list_dot_product(m.w, a.y) + m.b + a.resid[m.j + 1] AS v FROM m_<schema>.h0_mlp_proj m, (SELECT s.*, r.x AS resid FROM fc s JOIN resid r ON r.pos = s.pos AND r.seq = s.seq) a) a GROUP BY a.seq, a.pos;
 
 -- layer 1: norm 1 and the QKV projection; cache each head's query, key and value
 INSERT INTO cache1
@@ -111,13 +111,13 @@ WITH
   attn AS (SELECT p.seq, p.pos, list(CAST(list_dot_product(p.e, vt.vals) / p.z AS FLOAT) ORDER BY vt.c) AS y
            FROM vt1 vt JOIN weights p ON p.hd = vt.c // 8 AND p.seq = vt.seq GROUP BY p.seq, p.pos),
   -- output projection, plus the residual stream
-  resid AS (SELECT a.seq, a.pos, list(a.v + x.x[a.j + 1] ORDER BY a.j) AS x FROM (SELECT a.seq, a.pos, m.j, list_dot_product(m.w, a.y) + m.b AS v FROM m_<schema>.h1_attn_proj m, attn a) a JOIN x1 x ON x.pos = a.pos AND x.seq = a.seq GROUP BY a.seq, a.pos),
+  resid AS (SELECT a.seq, a.pos, list(a.v ORDER BY a.j) AS x FROM (SELECT a.seq, a.pos, m.j, list_dot_product(m.w, a.y) + m.b + a.resid[m.j + 1] AS v FROM m_<schema>.h1_attn_proj m, (SELECT s.*, r.x AS resid FROM attn s JOIN x1 r ON r.pos = s.pos AND r.seq = s.seq) a) a GROUP BY a.seq, a.pos),
   -- norm 2 and the MLP's first layer, then its activation on each unit
   n2 AS (SELECT seq, pos, x, list_avg(x) AS mu, 1.0 / sqrt(list_var_pop(x) + 1e-05) AS r FROM resid s),
   pre AS (SELECT n.seq, n.pos, m.j, n.r * (list_dot_product(m.w, n.x) - n.mu * m.s) + m.b AS y FROM m_<schema>.h1_fc m, n2 n),
   fc AS (SELECT u.seq, u.pos, list(CAST(0.5 * u.y * (1 + tanh(0.7978845608028654 * (u.y + 0.044715 * u.y * u.y * u.y))) AS FLOAT) ORDER BY u.j) AS y FROM pre u GROUP BY u.seq, u.pos)
 -- the MLP's projection, plus the residual stream: the next layer's input
-SELECT a.seq, a.pos, list(a.v + x.x[a.j + 1] ORDER BY a.j) AS x FROM (SELECT a.seq, a.pos, m.j, list_dot_product(m.w, a.y) + m.b AS v FROM m_<schema>.h1_mlp_proj m, fc a) a JOIN resid x ON x.pos = a.pos AND x.seq = a.seq GROUP BY a.seq, a.pos;
+SELECT a.seq, a.pos, list(a.v ORDER BY a.j) AS x FROM (SELECT a.seq, a.pos, m.j, list_dot_product(m.w, a.y) + m.b + a.resid[m.j + 1] AS v FROM m_<schema>.h1_mlp_proj m, (SELECT s.*, r.x AS resid FROM fc s JOIN resid r ON r.pos = s.pos AND r.seq = s.seq) a) a GROUP BY a.seq, a.pos;
 
 -- final norm
 INSERT INTO final

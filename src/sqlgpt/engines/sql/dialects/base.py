@@ -39,6 +39,11 @@ class Dialect:
     transposed_values = "table"
     # A variant of the layout with other column types (installs of one are not the other's).
     layout_variant = 0
+    # The vector layout's matrix products back into the residual stream: False, each unit's
+    # product gathered, then the residual vector added (`collect_plus`); True, the residual's
+    # element added to each unit's product before gathering, for databases that copy a whole
+    # vector into every output row of a join.
+    residual_per_unit = False
     # Transactions, as the driver runs them.
     begin_sql = "BEGIN TRANSACTION"
     commit_sql = "COMMIT"

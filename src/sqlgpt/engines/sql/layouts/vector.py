@@ -163,6 +163,14 @@ class VectorLayout(Layout):
         # Each unit's dot product first, in a subquery of its own: gathering then sorts
         # narrow rows, not rows that still carry the weight vectors (PostgreSQL).
         d, step = self.d, self.step
+        if d.residual_per_unit:
+            # The residual's element added to each unit's product: the residual vector joins
+            # the position's one row before the product, not every unit's row after it.
+            source = (f"(SELECT s.*, r.x AS resid FROM {source} s JOIN {residual} r ON "
+                      f"{step.same_position('r', 's')})")
+            units = d.fence(f"SELECT {step.keys('a')}, m.j, {d.dot('m.w', 'a.y')} + m.b + {d.element('a.resid', 'm.j')} "
+                            f"AS v FROM {step.weights(table)} m, {source} a")
+            return f"SELECT {step.keys('a')}, {d.collect('a.v', 'a.j')} AS x FROM {units} a GROUP BY {step.keys('a')}"
         units = d.fence(f"SELECT {step.keys('a')}, m.j, {d.dot('m.w', 'a.y')} + m.b AS v "
                         f"FROM {step.weights(table)} m, {source} a")
         return (f"SELECT {step.keys('a')}, {d.collect_plus('a.v', 'a.j', 'x.x')} AS x FROM {units} a "
