@@ -2,7 +2,7 @@
 
 Run: python bench/bench_engines.py [--quick] [--model-shape gpt2-124m smollm2-135m]
                                    [--engines torch numpy duckdb duckdb-nokernel postgres postgres-plain sqlite spark]
-                                   [--tables] [--spark-batch]
+                                   [--tables [--table-rows N]] [--spark-batch]
 
 A random-weight checkpoint of each shape is built once under bench/out/ (weights do not
 change speed): GPT-2 small (124M: 12 layers, 768 wide), and SmolLM2-135M (30 layers, 576
@@ -31,7 +31,8 @@ else the machine is doing.
 duckdb, duckdb-nokernel and spark asked for (PyTorch: transformers' model on each row's ids,
 padded batches of 64), rows/s and tokens/s, for each shape with a tokenizer (GPT-2 small's:
 the 1,000 rows of tests/test_batch.py) and for the bundled model (the 1,000 rows
-tests/test_spark_engine.py scores). --spark-batch scores the latter with the tests' tiny
+tests/test_spark_engine.py scores; --table-rows N takes N of them, the three longest among
+them, for engines that take minutes over all). --spark-batch scores the latter with the tests' tiny
 model on Spark local[2] along today's path (vector functions, a weight matrix as one value)
 and the one before (a row per output unit, lambda dot products), best of two each, then
 once with sqlgpt as it was before that work (commit SPARK_BEFORE_COMMIT, from `git archive`
@@ -220,12 +221,14 @@ def score_in_spark(spark, directory: Path, rows: list[str | None], repeats: int,
     return min(times), got
 
 
-def measure_table(model: str, engine: str) -> dict:
-    """Seconds to score the model's rows on `engine` (not counting the install), the rows and
-    tokens scored, and the total loss (nats) over them."""
+def measure_table(model: str, engine: str, n_rows: int) -> dict:
+    """Seconds to score `n_rows` of the model's rows on `engine` (not counting the install):
+    the first n_rows - 3 and the last three (the long ones); the rows and tokens scored, and
+    the total loss (nats) over them."""
     import sqlgpt
 
     directory, rows = model_dir(model), table_rows(model)
+    rows = rows[: n_rows - 3] + rows[-3:] if n_rows < len(rows) else rows
     reference = sqlgpt.load(directory, engine="numpy")  # tokenizer only
     ids = [reference.score_ids(text) for text in rows if text]
     tokens = sum(len(i) - 1 for i in ids)
@@ -345,7 +348,8 @@ def child(shape: str, engine: str, quick: bool, threads: int) -> None:
         print(json.dumps(measure_spark_batch({"then": {}}, repeats=1, folder="spark-tiny-then")))
         return
     if engine.startswith("table:"):
-        print(json.dumps(measure_table(shape, engine.removeprefix("table:"))))
+        _, engine, n_rows = engine.split(":")
+        print(json.dumps(measure_table(shape, engine, int(n_rows))))
         return
     result = measure_torch(shape, quick, threads) if engine == "torch" else measure_sqlgpt(shape, engine, quick)
     result["peak MB"] = peak_megabytes()
@@ -373,6 +377,8 @@ def main() -> int:
     parser.add_argument("--tables", action="store_true",
                         help="also score a table's rows (torch, duckdb, duckdb-nokernel, spark among --engines): "
                              "rows/s and tokens/s")
+    parser.add_argument("--table-rows", type=int, default=1000,
+                        help="with --tables: how many of the 1,000 rows to score, the long ones among them (default all)")
     parser.add_argument("--spark-batch", action="store_true",
                         help="also score 1,000 rows with the tests' tiny model on Spark, today's path against the one before")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -400,7 +406,7 @@ def main() -> int:
             tables = {}
             for engine in [e for e in args.engines if e in ("torch", "duckdb", "duckdb-nokernel", "spark")]:
                 print(f"scoring a table with {engine} on {model} ...", file=sys.stderr)
-                tables[engine] = run_child(model, f"table:{engine}", args.quick)
+                tables[engine] = run_child(model, f"table:{engine}:{args.table_rows}", args.quick)
             print_tables(model, tables)
     if args.spark_batch:
         print("scoring 1,000 rows on Spark, today's path and the one before ...", file=sys.stderr)

@@ -77,6 +77,41 @@ time.sleep(600)
     assert not leaks(case)
 
 
+def test_what_a_killed_process_claimed_is_handed_to_the_next(tmp_path):
+    """A process claims a name (as a Spark session claims its private database) and is killed:
+    the next process finds it among the orphans, and a live process's claim is not there."""
+    case = _case(tmp_path, "spark")
+    holder = """
+import sys, time
+from sqlgpt.engines.sql.drivers import scratch
+scratch.claim(sys.argv[1])
+print("claimed", flush=True)
+time.sleep(600)
+"""
+    killed = subprocess.Popen([sys.executable, "-c", holder, "sqlgpt_session_killed"], env=case.env(),
+                              stdout=subprocess.PIPE, text=True)
+    alive = subprocess.Popen([sys.executable, "-c", holder, "sqlgpt_session_alive"], env=case.env(),
+                             stdout=subprocess.PIPE, text=True)
+    finder = """
+from sqlgpt.engines.sql.drivers import scratch
+found = scratch.orphans("sqlgpt_session_")
+print(" ".join(found))
+for name in found:
+    scratch.forget(name)
+"""
+    try:
+        assert killed.stdout.readline().strip() == alive.stdout.readline().strip() == "claimed"
+        assert case.python(finder).split() == []  # both owners live
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+        assert case.python(finder).split() == ["sqlgpt_session_killed"]
+        assert case.python(finder).split() == []  # handed over once, then forgotten
+    finally:
+        for process in (killed, alive):
+            process.kill()
+            process.wait()
+
+
 def test_the_private_server_outlives_no_user_and_sqlgpt_server_shows_and_stops_it(tmp_path):
     """A run using the private PostgreSQL is killed: `sqlgpt server` shows the server with
     only the live users; `--stop` is refused while one uses it and stops it after."""

@@ -30,8 +30,8 @@ class Dialect:
     float_type = "FLOAT"
     placeholder = "?"  # the driver's positional parameter marker
     materialized = ""  # how a CTE is marked to be computed once ("MATERIALIZED " where needed)
-    # "vector": vectors are values of a vector type (compiler.py); "wide": a column per
-    # element (wide.py), for databases without one.
+    # "vector": vectors are values of a vector type (layouts/vector.py); "wide": a column per
+    # element (layouts/wide.py), for databases without one.
     layout = "vector"
     # How the vector layout keeps a layer's values transposed (a row per channel, a vector
     # over positions): "table", grown each step by `append_values`; or "view", recomputed

@@ -7,6 +7,11 @@ holds an exclusive lock on a file in it for as long as it lives, the operating s
 the lock when the process ends (killed or not), and every process sweeps away the
 directories whose lock it can take — their owners are gone.
 
+A process may also *claim* something that lives outside its directory and must go if the
+process dies holding it (a Spark session's private database): a file in its directory names
+it, and the process that sweeps the directory away moves that file to a folder of orphans,
+where the driver that knows how to remove such things (`orphans`) finds it.
+
 No SQL here; the DuckDB driver passes the directory to DuckDB's `temp_directory` setting.
 """
 
@@ -23,6 +28,7 @@ from pathlib import Path
 from .base import cache_path
 
 LOCK = ".owner"  # the file whose lock says the owner lives
+CLAIM = "claim-"  # a file naming something the owner holds outside its directory
 GRACE_SECONDS = 60  # a directory without its lock file yet may be one being made
 
 
@@ -63,11 +69,48 @@ def sweep() -> list[Path]:
             continue
         try:
             if _try_lock(lock):  # its owner has ended
+                _hand_over_claims(directory)
                 shutil.rmtree(directory, ignore_errors=True)
                 removed.append(directory)
         finally:
             os.close(lock)
     return removed
+
+
+def orphans_root() -> Path:
+    """The folder of claims whose processes ended holding them."""
+    root = cache_path("orphans")
+    root.mkdir(exist_ok=True)
+    return root
+
+
+def claim(name: str) -> None:
+    """Record that this process holds `name` (a plain name: letters, digits, _), to be
+    removed by another process if this one ends without `release`."""
+    (scratch_directory() / (CLAIM + name)).touch()
+
+
+def release(name: str) -> None:
+    (scratch_directory() / (CLAIM + name)).unlink(missing_ok=True)
+
+
+def orphans(prefix: str) -> list[str]:
+    """The names starting with `prefix` that ended processes claimed and never released (after
+    sweeping). The caller removes each thing, then calls `forget` with its name."""
+    sweep()
+    return sorted(path.name for path in orphans_root().iterdir() if path.name.startswith(prefix))
+
+
+def forget(name: str) -> None:
+    (orphans_root() / name).unlink(missing_ok=True)
+
+
+def _hand_over_claims(directory: Path) -> None:
+    for path in directory.glob(CLAIM + "*"):
+        try:
+            os.replace(path, orphans_root() / path.name.removeprefix(CLAIM))
+        except OSError:  # another process's sweep took it first
+            pass
 
 
 def _try_lock(descriptor: int) -> bool:

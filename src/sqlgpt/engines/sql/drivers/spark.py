@@ -45,6 +45,7 @@ import numpy as np
 
 from ....errors import SqlgptError, first_line
 from ..dialects.spark import LOG_CONFIG, SparkDialect, local_settings
+from . import scratch
 from .base import Driver, cache_path
 
 DEFAULT_MASTER = "local[*]"
@@ -84,10 +85,20 @@ class SparkDriver(Driver):
             conn = SparkConnection(self.dialect, database, owned=False)
         try:
             self._settle_vector_functions(conn.spark)
+            self._drop_orphaned_sessions(conn)
         except BaseException:
             conn.close()
             raise
         return conn
+
+    def _drop_orphaned_sessions(self, conn: SparkConnection) -> None:
+        """Drop the private databases of sessions whose processes ended holding them (killed:
+        `close` never ran). Each session claims its database in its process's scratch
+        directory (`scratch.claim`); a database in another metastore is not this one's to find,
+        and its record is forgotten with the rest."""
+        for database in scratch.orphans(SESSION_DATABASE_PREFIX):
+            conn.execute(self.dialect.drop_database_sql(database))
+            scratch.forget(database)
 
     def _settle_vector_functions(self, spark: Any) -> None:
         """Whether the dialect uses Spark's vector functions (`dialect.vector_functions`): where
@@ -289,6 +300,7 @@ class SparkConnection:
         session.conf.set("spark.sql.shuffle.partitions", "1")
         database = SESSION_DATABASE_PREFIX + uuid.uuid4().hex[:16]
         private = SparkConnection(self.dialect, session, owned=False, database=database)
+        scratch.claim(database)  # dropped by the next sqlgpt if this process is killed first
         private.execute(self.dialect.create_database_sql(database))
         private.execute(self.dialect.use_database_sql(database))
         return private
@@ -326,6 +338,7 @@ class SparkConnection:
                 if view.isTemporary:
                     spark.catalog.dropTempView(view.name)
             spark.sql(self.dialect.drop_database_sql(self.database))
+            scratch.release(self.database)
         with _lock:
             for table in self._cached:
                 _cache_users[table] -= 1

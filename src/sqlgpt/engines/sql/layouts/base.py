@@ -248,8 +248,9 @@ class Layout:
 
     def heads(self, units: str) -> str:
         """SELECT kind, hd, keys, vec: the KV cache's new rows from `units`, the QKV
-        projection's long rows (keys, j, [head_unit_columns,] y): first every query head's
-        units, then every KV head's keys, then their values."""
+        projection's long rows (keys, j, [head_unit_columns,] y), or for a rotary family
+        what the layout's `rotary` made of them: first every query head's units, then every
+        KV head's keys, then their values."""
         raise NotImplementedError
 
     def attend(self, l: int) -> str:
