@@ -77,6 +77,27 @@ time.sleep(600)
     assert not leaks(case)
 
 
+def test_processes_starting_together_never_sweep_each_others_directories(tmp_path):
+    """Four processes each make 150 scratch directories (each making one sweeps the others'
+    first): none fails, and every directory stays while its maker lives. A lock file that
+    could be found before its owner locked it was taken by a sweep, and the live process's
+    directory removed (a CI run failed on it)."""
+    maker = """
+from sqlgpt.engines.sql.drivers import scratch
+made = []
+for _ in range(150):
+    scratch.scratch_directory.cache_clear()  # a new directory, as a new process makes
+    made.append(scratch.scratch_directory())
+print(sum(not directory.is_dir() for directory in made))
+"""
+    env = _case(tmp_path, "duckdb").env()
+    makers = [subprocess.Popen([sys.executable, "-c", maker], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True) for _ in range(4)]
+    for process in makers:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0 and out.strip() == "0", err
+
+
 def test_what_a_killed_process_claimed_is_handed_to_the_next(tmp_path):
     """A process claims a name (as a Spark session claims its private database) and is killed:
     the next process finds it among the orphans, and a live process's claim is not there."""

@@ -45,9 +45,13 @@ def scratch_directory() -> Path:
     sweep()
     directory = scratch_root() / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     directory.mkdir()
-    lock = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    # Locked under another name, then renamed: a sweep that found the lock file before its
+    # owner locked it would take the lock itself and remove a live process's directory.
+    # Until the rename, a sweep sees a directory without its lock file, young: one being made.
+    lock = os.open(directory / (LOCK + ".new"), os.O_RDWR | os.O_CREAT, 0o600)
     if not _try_lock(lock):  # a fresh name: nobody else holds it
         raise OSError(f"cannot lock {directory / LOCK}")
+    os.replace(directory / (LOCK + ".new"), directory / LOCK)
     # The descriptor stays open, and so the lock held, until the process ends.
     atexit.register(_remove, directory, lock)
     return directory
@@ -63,7 +67,11 @@ def sweep() -> list[Path]:
         try:
             lock = os.open(lock_path, os.O_RDWR)
         except FileNotFoundError:
-            if time.time() - directory.stat().st_mtime > GRACE_SECONDS:  # made, never locked: its maker died
+            try:
+                made_long_ago = time.time() - directory.stat().st_mtime > GRACE_SECONDS
+            except FileNotFoundError:  # another process's sweep removed it
+                continue
+            if made_long_ago:  # made, never locked: its maker died
                 shutil.rmtree(directory, ignore_errors=True)
                 removed.append(directory)
             continue
