@@ -7,12 +7,15 @@ Run: python bench/bench_crash.py [--kills 10] [--operations install generate ...
 
 Each row: an operation on an engine, how many kills (and how many landed before the run
 ended by itself), how many cases held every invariant, and what was left behind (files,
-processes) — all should be 0. A failing case prints its seed: `--seed S --kills 1` replays it.
+processes) — all should be 0. A failing case prints its seed: `--seed S --kills 1` replays it;
+its folder is kept under the printed directory (a case that held is deleted: each is a
+database or a Spark warehouse, and a long run's would fill a disk).
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -57,16 +60,22 @@ def main() -> int:
             expected = reference(op, engine, base / f"{name}-{engine}-reference", model)
             held = mid_run = leaked = 0
             for _ in range(args.kills):
-                outcome = run_case(op, engine, base / f"{name}-{engine}-{seed}", model, seed, expected)
+                folder = base / f"{name}-{engine}-{seed}"
+                outcome = run_case(op, engine, folder, model, seed, expected)
                 mid_run += not outcome.finished
                 held += not outcome.problems
                 leaked += sum(p.startswith(("scratch", "left", "processes", "Spark session")) for p in outcome.problems)
                 if outcome.problems:
                     failures += 1
-                    print(f"  seed {seed}: {outcome.problems}", file=sys.stderr)
+                    print(f"  seed {seed}: {outcome.problems} (kept: {folder})", file=sys.stderr)
+                else:
+                    shutil.rmtree(folder, ignore_errors=True)
                 seed += 1
+            shutil.rmtree(base / f"{name}-{engine}-reference", ignore_errors=True)
             print(f"| {name} | {engine} | {args.kills} | {mid_run} | {held} | {leaked} | "
                   f"{time.perf_counter() - start:.0f} |", flush=True)
+    if not failures:
+        shutil.rmtree(base, ignore_errors=True)
     return 1 if failures else 0
 
 

@@ -3,7 +3,7 @@
 -- passes with a KV cache, each next token, and the text, which it prints: the text of
 --     sqlgpt generate PROMPT -n 5 --temperature 0.8 --seed 1234 --model <model-dir>
 -- Run it with
---     spark-sql --conf spark.sql.warehouse.dir=DATABASE/warehouse --conf 'spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName=DATABASE/metastore_db;create=true' --conf 'spark.driver.extraJavaOptions=-Dderby.system.home=DATABASE -Dlog4j2.configurationFile=DATABASE/log4j2.properties' --conf spark.driver.memory=4g --conf spark.sql.shuffle.partitions=1 -S -f script.sql
+--     spark-sql --conf spark.sql.warehouse.dir=DATABASE/warehouse --conf 'spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName=DATABASE/metastore_db;create=true' --conf 'spark.driver.extraJavaOptions=-Dderby.system.home=DATABASE -Dlog4j2.configurationFile=DATABASE/log4j2.properties' --conf spark.driver.memory=4g --conf spark.sql.codegen.cache.maxEntries=2000 --conf spark.sql.shuffle.partitions=1 --conf spark.sql.codegen.wholeStage=false -S -f script.sql
 -- where DATABASE is the folder of sqlgpt's local Spark, its warehouse and metastore (spark/ in
 -- sqlgpt's cache folder: ~/.cache/sqlgpt/spark on Linux; no other Spark may use it meanwhile),
 -- which holds the model (schema m_<schema>), installed there once with
@@ -384,10 +384,10 @@ WITH
   resid AS (SELECT a.pos, transform(m.w, (u_, n_) -> CAST(vector_inner_product(u_, a.y) + m.b[n_] + x.x[n_] AS FLOAT)) AS x FROM attn a JOIN x0 x ON x.pos = a.pos CROSS JOIN m_<schema>.h0_attn_proj m),
   -- norm 2 and the MLP's first layer, then its activation on each unit
   n2 AS (SELECT pos, x, (vector_inner_product(x, array_repeat(CAST(1 AS FLOAT), size(x))) / size(x)) AS mu, 1.0 / sqrt((vector_inner_product(x, x) / size(x) - pow((vector_inner_product(x, array_repeat(CAST(1 AS FLOAT), size(x))) / size(x)), 2)) + 1e-05) AS r FROM resid s),
-  pre AS (SELECT n.pos, transform(m.w, (u_, n_) -> CAST(n.r * (vector_inner_product(u_, n.x) - n.mu * m.s[n_]) + m.b[n_] AS FLOAT)) AS y FROM m_<schema>.h0_fc m, n2 n),
-  fc AS (SELECT pos, transform(y, (u_, n_) -> CAST(0.5 * u_ * (1 + tanh(0.7978845608028654 * (u_ + 0.044715 * u_ * u_ * u_))) AS FLOAT)) AS y FROM pre)
+  pre AS (SELECT n.pos, transform(m.w, (u_, n_) -> CAST(n.r * (vector_inner_product(u_, n.x) - n.mu * m.s[n_]) + m.b[n_] AS FLOAT)) AS y, n.x AS resid FROM m_<schema>.h0_fc m, n2 n),
+  fc AS (SELECT pos, transform(y, (u_, n_) -> CAST(0.5 * u_ * (1 + tanh(0.7978845608028654 * (u_ + 0.044715 * u_ * u_ * u_))) AS FLOAT)) AS y, resid FROM pre)
 -- the MLP's projection, plus the residual stream: the next layer's input
-SELECT a.pos, transform(m.w, (u_, n_) -> CAST(vector_inner_product(u_, a.y) + m.b[n_] + x.x[n_] AS FLOAT)) AS x FROM fc a JOIN resid x ON x.pos = a.pos CROSS JOIN m_<schema>.h0_mlp_proj m;
+SELECT a.pos, transform(m.w, (u_, n_) -> CAST(vector_inner_product(u_, a.y) + m.b[n_] + a.resid[n_] AS FLOAT)) AS x FROM fc a CROSS JOIN m_<schema>.h0_mlp_proj m;
 -- step_04: layer 1: norm 1 and the QKV projection; cache each head's query, key and value
 CREATE TEMP VIEW step_04 AS
 WITH
@@ -415,10 +415,10 @@ WITH
   resid AS (SELECT a.pos, transform(m.w, (u_, n_) -> CAST(vector_inner_product(u_, a.y) + m.b[n_] + x.x[n_] AS FLOAT)) AS x FROM attn a JOIN x1 x ON x.pos = a.pos CROSS JOIN m_<schema>.h1_attn_proj m),
   -- norm 2 and the MLP's first layer, then its activation on each unit
   n2 AS (SELECT pos, x, (vector_inner_product(x, array_repeat(CAST(1 AS FLOAT), size(x))) / size(x)) AS mu, 1.0 / sqrt((vector_inner_product(x, x) / size(x) - pow((vector_inner_product(x, array_repeat(CAST(1 AS FLOAT), size(x))) / size(x)), 2)) + 1e-05) AS r FROM resid s),
-  pre AS (SELECT n.pos, transform(m.w, (u_, n_) -> CAST(n.r * (vector_inner_product(u_, n.x) - n.mu * m.s[n_]) + m.b[n_] AS FLOAT)) AS y FROM m_<schema>.h1_fc m, n2 n),
-  fc AS (SELECT pos, transform(y, (u_, n_) -> CAST(0.5 * u_ * (1 + tanh(0.7978845608028654 * (u_ + 0.044715 * u_ * u_ * u_))) AS FLOAT)) AS y FROM pre)
+  pre AS (SELECT n.pos, transform(m.w, (u_, n_) -> CAST(n.r * (vector_inner_product(u_, n.x) - n.mu * m.s[n_]) + m.b[n_] AS FLOAT)) AS y, n.x AS resid FROM m_<schema>.h1_fc m, n2 n),
+  fc AS (SELECT pos, transform(y, (u_, n_) -> CAST(0.5 * u_ * (1 + tanh(0.7978845608028654 * (u_ + 0.044715 * u_ * u_ * u_))) AS FLOAT)) AS y, resid FROM pre)
 -- the MLP's projection, plus the residual stream: the next layer's input
-SELECT a.pos, transform(m.w, (u_, n_) -> CAST(vector_inner_product(u_, a.y) + m.b[n_] + x.x[n_] AS FLOAT)) AS x FROM fc a JOIN resid x ON x.pos = a.pos CROSS JOIN m_<schema>.h1_mlp_proj m;
+SELECT a.pos, transform(m.w, (u_, n_) -> CAST(vector_inner_product(u_, a.y) + m.b[n_] + a.resid[n_] AS FLOAT)) AS x FROM fc a CROSS JOIN m_<schema>.h1_mlp_proj m;
 -- step_06: final norm
 CREATE TEMP VIEW step_06 AS
 WITH

@@ -81,10 +81,10 @@ WITH
   resid AS (SELECT a.seq, a.pos, transform(m.w, (u_, n_) -> CAST(vector_inner_product(u_, a.y) + m.b[n_] + x.x[n_] AS FLOAT)) AS x FROM attn a JOIN x0 x ON x.pos = a.pos AND x.seq = a.seq CROSS JOIN m_<schema>.h0_attn_proj m),
   -- norm 2 and the MLP's first layer, then its activation on each unit
   n2 AS (SELECT seq, pos, x, (vector_inner_product(x, array_repeat(CAST(1 AS FLOAT), size(x))) / size(x)) AS mu, 1.0 / sqrt((vector_inner_product(x, x) / size(x) - pow((vector_inner_product(x, array_repeat(CAST(1 AS FLOAT), size(x))) / size(x)), 2)) + 1e-05) AS r FROM resid s),
-  pre AS (SELECT n.seq, n.pos, transform(m.w, (u_, n_) -> CAST(n.r * (vector_inner_product(u_, n.x) - n.mu * m.s[n_]) + m.b[n_] AS FLOAT)) AS y FROM m_<schema>.h0_fc m, n2 n),
-  fc AS (SELECT seq, pos, transform(y, (u_, n_) -> CAST(0.5 * u_ * (1 + tanh(0.7978845608028654 * (u_ + 0.044715 * u_ * u_ * u_))) AS FLOAT)) AS y FROM pre)
+  pre AS (SELECT n.seq, n.pos, transform(m.w, (u_, n_) -> CAST(n.r * (vector_inner_product(u_, n.x) - n.mu * m.s[n_]) + m.b[n_] AS FLOAT)) AS y, n.x AS resid FROM m_<schema>.h0_fc m, n2 n),
+  fc AS (SELECT seq, pos, transform(y, (u_, n_) -> CAST(0.5 * u_ * (1 + tanh(0.7978845608028654 * (u_ + 0.044715 * u_ * u_ * u_))) AS FLOAT)) AS y, resid FROM pre)
 -- the MLP's projection, plus the residual stream: the next layer's input
-SELECT a.seq, a.pos, transform(m.w, (u_, n_) -> CAST(vector_inner_product(u_, a.y) + m.b[n_] + x.x[n_] AS FLOAT)) AS x FROM fc a JOIN resid x ON x.pos = a.pos AND x.seq = a.seq CROSS JOIN m_<schema>.h0_mlp_proj m;
+SELECT a.seq, a.pos, transform(m.w, (u_, n_) -> CAST(vector_inner_product(u_, a.y) + m.b[n_] + a.resid[n_] AS FLOAT)) AS x FROM fc a CROSS JOIN m_<schema>.h0_mlp_proj m;
 
 -- layer 1: norm 1 and the QKV projection; cache each head's query, key and value
 INSERT INTO cache1
@@ -114,10 +114,10 @@ WITH
   resid AS (SELECT a.seq, a.pos, transform(m.w, (u_, n_) -> CAST(vector_inner_product(u_, a.y) + m.b[n_] + x.x[n_] AS FLOAT)) AS x FROM attn a JOIN x1 x ON x.pos = a.pos AND x.seq = a.seq CROSS JOIN m_<schema>.h1_attn_proj m),
   -- norm 2 and the MLP's first layer, then its activation on each unit
   n2 AS (SELECT seq, pos, x, (vector_inner_product(x, array_repeat(CAST(1 AS FLOAT), size(x))) / size(x)) AS mu, 1.0 / sqrt((vector_inner_product(x, x) / size(x) - pow((vector_inner_product(x, array_repeat(CAST(1 AS FLOAT), size(x))) / size(x)), 2)) + 1e-05) AS r FROM resid s),
-  pre AS (SELECT n.seq, n.pos, transform(m.w, (u_, n_) -> CAST(n.r * (vector_inner_product(u_, n.x) - n.mu * m.s[n_]) + m.b[n_] AS FLOAT)) AS y FROM m_<schema>.h1_fc m, n2 n),
-  fc AS (SELECT seq, pos, transform(y, (u_, n_) -> CAST(0.5 * u_ * (1 + tanh(0.7978845608028654 * (u_ + 0.044715 * u_ * u_ * u_))) AS FLOAT)) AS y FROM pre)
+  pre AS (SELECT n.seq, n.pos, transform(m.w, (u_, n_) -> CAST(n.r * (vector_inner_product(u_, n.x) - n.mu * m.s[n_]) + m.b[n_] AS FLOAT)) AS y, n.x AS resid FROM m_<schema>.h1_fc m, n2 n),
+  fc AS (SELECT seq, pos, transform(y, (u_, n_) -> CAST(0.5 * u_ * (1 + tanh(0.7978845608028654 * (u_ + 0.044715 * u_ * u_ * u_))) AS FLOAT)) AS y, resid FROM pre)
 -- the MLP's projection, plus the residual stream: the next layer's input
-SELECT a.seq, a.pos, transform(m.w, (u_, n_) -> CAST(vector_inner_product(u_, a.y) + m.b[n_] + x.x[n_] AS FLOAT)) AS x FROM fc a JOIN resid x ON x.pos = a.pos AND x.seq = a.seq CROSS JOIN m_<schema>.h1_mlp_proj m;
+SELECT a.seq, a.pos, transform(m.w, (u_, n_) -> CAST(vector_inner_product(u_, a.y) + m.b[n_] + a.resid[n_] AS FLOAT)) AS x FROM fc a CROSS JOIN m_<schema>.h1_mlp_proj m;
 
 -- final norm
 INSERT INTO final

@@ -63,10 +63,10 @@ WITH
   resid AS (SELECT a.pos, transform(m.w, (u_, n_) -> CAST(aggregate(zip_with(u_, a.y, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) + m.b[n_] + x.x[n_] AS DOUBLE)) AS x FROM attn a JOIN x0 x ON x.pos = a.pos CROSS JOIN m_<schema>.h0_attn_proj m),
   -- norm 2 and the MLP's first layer, then its activation on each unit
   n2 AS (SELECT pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM resid s),
-  pre AS (SELECT n.pos, transform(m.w, (u_, n_) -> CAST(n.r * (aggregate(zip_with(u_, n.x, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) - n.mu * m.s[n_]) + m.b[n_] AS DOUBLE)) AS y FROM m_<schema>.h0_fc m, n2 n),
-  fc AS (SELECT pos, transform(y, (u_, n_) -> CAST(0.5 * u_ * (1 + tanh(0.7978845608028654 * (u_ + 0.044715 * u_ * u_ * u_))) AS DOUBLE)) AS y FROM pre)
+  pre AS (SELECT n.pos, transform(m.w, (u_, n_) -> CAST(n.r * (aggregate(zip_with(u_, n.x, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) - n.mu * m.s[n_]) + m.b[n_] AS DOUBLE)) AS y, n.x AS resid FROM m_<schema>.h0_fc m, n2 n),
+  fc AS (SELECT pos, transform(y, (u_, n_) -> CAST(0.5 * u_ * (1 + tanh(0.7978845608028654 * (u_ + 0.044715 * u_ * u_ * u_))) AS DOUBLE)) AS y, resid FROM pre)
 -- the MLP's projection, plus the residual stream: the next layer's input
-SELECT a.pos, transform(m.w, (u_, n_) -> CAST(aggregate(zip_with(u_, a.y, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) + m.b[n_] + x.x[n_] AS DOUBLE)) AS x FROM fc a JOIN resid x ON x.pos = a.pos CROSS JOIN m_<schema>.h0_mlp_proj m;
+SELECT a.pos, transform(m.w, (u_, n_) -> CAST(aggregate(zip_with(u_, a.y, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) + m.b[n_] + a.resid[n_] AS DOUBLE)) AS x FROM fc a CROSS JOIN m_<schema>.h0_mlp_proj m;
 
 -- layer 1: norm 1 and the QKV projection; cache each head's query, key and value
 INSERT INTO cache1
@@ -96,10 +96,10 @@ WITH
   resid AS (SELECT a.pos, transform(m.w, (u_, n_) -> CAST(aggregate(zip_with(u_, a.y, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) + m.b[n_] + x.x[n_] AS DOUBLE)) AS x FROM attn a JOIN x1 x ON x.pos = a.pos CROSS JOIN m_<schema>.h1_attn_proj m),
   -- norm 2 and the MLP's first layer, then its activation on each unit
   n2 AS (SELECT pos, x, (aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)) AS mu, 1.0 / sqrt((aggregate(x, 0D, (s_, e_) -> s_ + e_ * e_) / size(x) - pow((aggregate(x, 0D, (s_, e_) -> s_ + e_) / size(x)), 2)) + 1e-05) AS r FROM resid s),
-  pre AS (SELECT n.pos, transform(m.w, (u_, n_) -> CAST(n.r * (aggregate(zip_with(u_, n.x, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) - n.mu * m.s[n_]) + m.b[n_] AS DOUBLE)) AS y FROM m_<schema>.h1_fc m, n2 n),
-  fc AS (SELECT pos, transform(y, (u_, n_) -> CAST(0.5 * u_ * (1 + tanh(0.7978845608028654 * (u_ + 0.044715 * u_ * u_ * u_))) AS DOUBLE)) AS y FROM pre)
+  pre AS (SELECT n.pos, transform(m.w, (u_, n_) -> CAST(n.r * (aggregate(zip_with(u_, n.x, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) - n.mu * m.s[n_]) + m.b[n_] AS DOUBLE)) AS y, n.x AS resid FROM m_<schema>.h1_fc m, n2 n),
+  fc AS (SELECT pos, transform(y, (u_, n_) -> CAST(0.5 * u_ * (1 + tanh(0.7978845608028654 * (u_ + 0.044715 * u_ * u_ * u_))) AS DOUBLE)) AS y, resid FROM pre)
 -- the MLP's projection, plus the residual stream: the next layer's input
-SELECT a.pos, transform(m.w, (u_, n_) -> CAST(aggregate(zip_with(u_, a.y, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) + m.b[n_] + x.x[n_] AS DOUBLE)) AS x FROM fc a JOIN resid x ON x.pos = a.pos CROSS JOIN m_<schema>.h1_mlp_proj m;
+SELECT a.pos, transform(m.w, (u_, n_) -> CAST(aggregate(zip_with(u_, a.y, (a_, b_) -> a_ * b_), 0D, (s_, e_) -> s_ + e_) + m.b[n_] + a.resid[n_] AS DOUBLE)) AS x FROM fc a CROSS JOIN m_<schema>.h1_mlp_proj m;
 
 -- final norm
 INSERT INTO final

@@ -58,6 +58,9 @@ def local_settings(directory: str | Path) -> dict[str, str]:
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={home} -Dlog4j2.configurationFile={home / LOG_CONFIG}",
         # Local mode runs tasks inside the driver, so its heap holds the cached weights.
         "spark.driver.memory": "4g",
+        # A step's statements generate more classes than the default 100 kept: each run
+        # compiled them again, and the JIT with them (a core's worth while batch scoring).
+        "spark.sql.codegen.cache.maxEntries": "2000",
     }
 
 
@@ -65,6 +68,7 @@ def local_settings(directory: str | Path) -> dict[str, str]:
 # would print its value where only the text may be printed.
 SCRIPT_SETTINGS = {
     "spark.sql.shuffle.partitions": "1",  # a step shuffles a few small rows (as sqlgpt's sessions do)
+    "spark.sql.codegen.wholeStage": "false",  # as sqlgpt's sessions run (drivers/spark.py's private_session)
 }
 
 

@@ -84,11 +84,13 @@ class MatrixLayout(VectorLayout):
         d = self.d
         return d.map_indexed("m.w", lambda row, j: d.to_float(unit(d.dot(row, x), j)))
 
-    def units(self, table: str, stats: str, extra: tuple[str, ...] = (), where: str = "") -> str:
-        """SELECT keys, y: norm(x)·W + b, the whole output vector of each row of `stats`."""
+    def units(self, table: str, stats: str, extra: tuple[str, ...] = (), where: str = "", carry: str = "") -> str:
+        """SELECT keys, y[, carry]: norm(x)·W + b, the whole output vector of each row of
+        `stats`; with `carry`, that row's x too, as column `carry`."""
         d, step = self.d, self.step
         y = self.matvec(table, "n.x", lambda dot, j: f"n.r * ({dot} - n.mu * {d.element('m.s', j)}) + {d.element('m.b', j)}")
-        return f"SELECT {step.keys('n')}, {y} AS y FROM {step.weights(table)} m, {stats} n"
+        carried = f", n.x AS {carry}" if carry else ""
+        return f"SELECT {step.keys('n')}, {y} AS y{carried} FROM {step.weights(table)} m, {stats} n"
 
     def heads(self, units: str) -> str:
         # Each position's output vector cut into head slots (the query heads, the key heads, the
@@ -115,20 +117,27 @@ class MatrixLayout(VectorLayout):
 
     def mlp_hidden(self, table: str, stats: str, activation: Callable[[str], str]) -> str:
         # Gated (SwiGLU), the first n_inner units are the gate, the next n_inner the up projection.
+        # Each row carries the residual stream its norm read (`resid`), for `project` to add.
         d, m, key, I = self.d, self.d.materialized, self.step.keys(), self.config.n_inner
         if self.config.family.gated_mlp:
             fc = d.map_indexed(d.sub_vector("y", "0", I),
                                lambda g, j: d.to_float(f"{activation(g)} * {d.element('y', f'{j} + {I}')}"))
         else:
             fc = d.map_indexed("y", lambda v, j: d.to_float(activation(v)))
-        return f"pre AS {m}({self.units(table, stats)}),\n  fc AS {m}(SELECT {key}, {fc} AS y FROM pre)"
+        return (f"pre AS {m}({self.units(table, stats, carry='resid')}),\n"
+                f"  fc AS {m}(SELECT {key}, {fc} AS y, resid FROM pre)")
 
     def project(self, table: str, source: str, n_in: int, residual: str) -> str:
         # The residual added in the same pass over the rows: each element a lambda call fewer.
+        # The MLP's rows (`fc`) carry theirs: joined back instead, Spark would compute the
+        # residual's CTE, the whole attention, a second time for the join (it does not
+        # materialize a CTE read twice), and sort both sides to merge them.
         d, step = self.d, self.step
-        x = self.matvec(table, "a.y", lambda dot, j: f"{dot} + {d.element('m.b', j)} + {d.element('x.x', j)}")
-        return (f"SELECT {step.keys('a')}, {x} AS x FROM {source} a JOIN {residual} x ON {step.same_position('x', 'a')} "
-                f"CROSS JOIN {step.weights(table)} m")
+        carried = source == "fc"
+        stream = "a.resid" if carried else "x.x"
+        x = self.matvec(table, "a.y", lambda dot, j: f"{dot} + {d.element('m.b', j)} + {d.element(stream, j)}")
+        joined = "" if carried else f" JOIN {residual} x ON {step.same_position('x', 'a')}"
+        return f"SELECT {step.keys('a')}, {x} AS x FROM {source} a{joined} CROSS JOIN {step.weights(table)} m"
 
     def final_norm(self, stats: str, keys: list[str], norm: str) -> str:
         d = self.d
