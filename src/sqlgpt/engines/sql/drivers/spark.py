@@ -298,8 +298,8 @@ class SparkConnection:
         # What a step shuffles is a few small rows (the dot products happen before): one
         # partition saves a task per stage; the weight scans keep their own partitions.
         session.conf.set("spark.sql.shuffle.partitions", "1")
-        # Whole-stage code generation made a layer's statement up to 4x slower (its lambdas
-        # are evaluated through the generated code, not by it; docs/measurements.md).
+        # Whole-stage code generation made a layer's statement up to 4x slower, and decoding
+        # 1.7x (measured, docs/measurements.md; why is not pinned down).
         session.conf.set("spark.sql.codegen.wholeStage", "false")
         database = SESSION_DATABASE_PREFIX + uuid.uuid4().hex[:16]
         private = SparkConnection(self.dialect, session, owned=False, database=database)
