@@ -64,17 +64,22 @@ def local_settings(directory: str | Path) -> dict[str, str]:
     }
 
 
-# The standalone script's own settings, on spark-sql's command line: a SET in the script
-# would print its value where only the text may be printed.
-SCRIPT_SETTINGS = {
-    "spark.sql.shuffle.partitions": "1",  # a step shuffles a few small rows (as sqlgpt's sessions do)
-    "spark.sql.codegen.wholeStage": "false",  # as sqlgpt's sessions run (drivers/spark.py's private_session)
+# How every session of sqlgpt's runs (drivers/spark.py's `private_session`), and the standalone
+# script too, on spark-sql's command line (a SET in the script would print its value where
+# only the text may be printed).
+SESSION_SETTINGS = {
+    # What a step shuffles is a few small rows (the dot products happen before): one
+    # partition saves a task per stage; the weight scans keep their own partitions.
+    "spark.sql.shuffle.partitions": "1",
+    # Whole-stage code generation made a layer's statement up to 4x slower, and decoding
+    # 1.7x (measured, docs/measurements.md; why is not pinned down).
+    "spark.sql.codegen.wholeStage": "false",
 }
 
 
 def _spark_sql_command() -> str:
     """The `spark-sql` command line running script.sql against the local Spark in the folder DATABASE."""
-    settings = local_settings("DATABASE") | SCRIPT_SETTINGS
+    settings = local_settings("DATABASE") | SESSION_SETTINGS
     options = (f"--conf {shlex.quote(f'{key}={value}')}" for key, value in settings.items())
     return " ".join(["spark-sql", *options, "-S", "-f", "script.sql"])
 

@@ -48,10 +48,11 @@ def scratch_directory() -> Path:
     # Locked under another name, then renamed: a sweep that found the lock file before its
     # owner locked it would take the lock itself and remove a live process's directory.
     # Until the rename, a sweep sees a directory without its lock file, young: one being made.
-    lock = os.open(directory / (LOCK + ".new"), os.O_RDWR | os.O_CREAT, 0o600)
+    unnamed = directory / (LOCK + ".new")
+    lock = os.open(unnamed, os.O_RDWR | os.O_CREAT, 0o600)
     if not _try_lock(lock):  # a fresh name: nobody else holds it
-        raise OSError(f"cannot lock {directory / LOCK}")
-    os.replace(directory / (LOCK + ".new"), directory / LOCK)
+        raise OSError(f"cannot lock {unnamed}")
+    os.replace(unnamed, directory / LOCK)
     # The descriptor stays open, and so the lock held, until the process ends.
     atexit.register(_remove, directory, lock)
     return directory

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from ....errors import SqlgptError, first_line
-from ..dialects.spark import LOG_CONFIG, SparkDialect, local_settings
+from ..dialects.spark import LOG_CONFIG, SESSION_SETTINGS, SparkDialect, local_settings
 from . import scratch
 from .base import Driver, cache_path
 
@@ -232,7 +232,7 @@ class SparkDriver(Driver):
     # -- session tables ------------------------------------------------------------------------
 
     def batch_settings(self, cursor: Any) -> None:
-        # A batch's step shuffles many rows: spread them over the cores again (see private_session),
+        # A batch's step shuffles many rows: spread them over the cores again (see SESSION_SETTINGS),
         # and keep them spread however few bytes they are (adaptive execution would join a small
         # shuffle's partitions into one, and one core would compute the MLP of every position).
         conf = cursor.spark.conf
@@ -295,12 +295,8 @@ class SparkConnection:
     def private_session(self) -> SparkConnection:
         """A new SparkSession on the same application, working in a new private database."""
         session = self.spark.newSession()
-        # What a step shuffles is a few small rows (the dot products happen before): one
-        # partition saves a task per stage; the weight scans keep their own partitions.
-        session.conf.set("spark.sql.shuffle.partitions", "1")
-        # Whole-stage code generation made a layer's statement up to 4x slower, and decoding
-        # 1.7x (measured, docs/measurements.md; why is not pinned down).
-        session.conf.set("spark.sql.codegen.wholeStage", "false")
+        for key, value in SESSION_SETTINGS.items():
+            session.conf.set(key, value)
         database = SESSION_DATABASE_PREFIX + uuid.uuid4().hex[:16]
         private = SparkConnection(self.dialect, session, owned=False, database=database)
         scratch.claim(database)  # dropped by the next sqlgpt if this process is killed first
