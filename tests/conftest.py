@@ -9,13 +9,17 @@ It also loads the plugin tests/ci_skips.py: under CI=true a skipped test fails.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 # pytester is for tests/test_ci_skips.py, which checks the plugin.
 pytest_plugins = ("pytester", "tests.ci_skips")
+
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 NO_SHARED = f"needs the project's shared data at {SHARED_DATA} (present in CI, not in a user's clone)"
@@ -283,8 +287,6 @@ def shared_data() -> Path:
 @pytest.fixture(autouse=True, scope="session")
 def private_cache_dir(tmp_path_factory):
     """Keep the default database (and any hub cache) out of the user's real cache directory."""
-    import os
-
     cache = tmp_path_factory.mktemp("xdg-cache")
     old = os.environ.get("XDG_CACHE_HOME")
     os.environ["XDG_CACHE_HOME"] = str(cache)
@@ -301,6 +303,44 @@ def pg_dsn(tmp_path_factory) -> str:
     pgserver = pytest.importorskip("pgserver", reason="the postgres tests need pgserver (pip install pgserver)")
     server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
     return server.get_uri()
+
+
+# `sqlgpt next` on Spark as a user runs it (no --database: sqlgpt starts Spark on its default
+# local master, its warehouse and metastore in the cache folder), then, in the same process, a
+# query that Spark refuses.
+NEXT_THEN_FAIL = """
+import sys
+import sqlgpt
+from sqlgpt.cli import main
+
+code = main(["next", "the cat", "--model", sys.argv[1], "--engine", "spark", "-k", "3"])
+with sqlgpt.load(sys.argv[1], engine="spark", progress=False) as gpt:
+    try:  # a query Spark refuses: its JVM logs it; sqlgpt's caller sees only the exception
+        gpt.engine.conn.execute("SELECT no_such_function(1)")
+    except Exception as e:
+        print("refused:", str(e).splitlines()[0])
+sys.exit(code)
+"""
+
+
+@pytest.fixture(scope="session")
+def spark_started_by_sqlgpt(tiny_dir, tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """(the finished process, its Spark folder): NEXT_THEN_FAIL run in a process of its own
+    with a fresh cache directory, so that Spark is started by sqlgpt, as for a user. Its
+    folder (`$XDG_CACHE_HOME/sqlgpt/spark`) then holds the tiny model, installed by
+    `sqlgpt next`: the Spark script's DATABASE (test_script.py). The process has ended by
+    then, as it must: a Derby metastore serves one process at a time, and this process may
+    run the suite's shared Spark already (one per process)."""
+    pytest.importorskip("pyspark", reason="the spark tests need pyspark: pip install 'sqlgpt[spark]'")
+    from sqlgpt.engines.sql.drivers.spark import java_found
+
+    if not java_found():
+        pytest.skip("the spark tests need a Java 17+ runtime")
+    cache = tmp_path_factory.mktemp("spark-cache")
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache))
+    done = subprocess.run([sys.executable, "-c", NEXT_THEN_FAIL, str(tiny_dir)], env=env, capture_output=True,
+                          text=True, timeout=600)
+    return done, cache / "sqlgpt" / "spark"
 
 
 @pytest.fixture(scope="session")

@@ -164,24 +164,10 @@ def databases(tiny_dir, tmp_path_factory) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def spark_folder(tiny_dir, tmp_path_factory) -> Path:
-    """A local Spark's folder (warehouse, Derby metastore) with the tiny model installed by
-    sqlgpt, as `local_session` keeps one: the script's DATABASE. Installed by a process of its
-    own, which has ended when spark-sql starts: this process may run the suite's shared Spark
-    already (one per process), and a Derby metastore serves one process at a time."""
-    pytest.importorskip("pyspark", reason="the spark tests need pyspark: pip install 'sqlgpt[spark]'")
-    from sqlgpt.engines.sql.drivers.spark import java_found
-
-    if not java_found():
-        pytest.skip("the spark tests need a Java 17+ runtime")
-    folder = tmp_path_factory.mktemp("script-spark")
-    install = ("import sys, sqlgpt\n"
-               "from sqlgpt.engines.sql.drivers.spark import local_session\n"
-               "spark = local_session('local[2]', sys.argv[2])\n"
-               "sqlgpt.load(sys.argv[1], engine='spark', session=spark, progress=False).close()\n"
-               "spark.stop()\n")
-    done = subprocess.run([sys.executable, "-c", install, str(tiny_dir), str(folder)], capture_output=True, text=True,
-                          timeout=600)
+def spark_folder(spark_started_by_sqlgpt) -> Path:
+    """The folder (warehouse, Derby metastore) where `sqlgpt next --engine spark`, run as a user
+    runs it, installed the tiny model (conftest's `spark_started_by_sqlgpt`): the script's DATABASE."""
+    done, folder = spark_started_by_sqlgpt
     assert done.returncode == 0, done.stderr
     return folder
 

@@ -194,34 +194,17 @@ def test_no_java_is_one_line(tiny_dir, tmp_path):
         "the spark engine needs a Java 17+ runtime: install one (e.g. openjdk-17-jre) or set JAVA_HOME"]
 
 
-NEXT_THEN_FAIL = """
-    import sys
-    import sqlgpt
-    from sqlgpt.cli import main
-
-    code = main(["next", "the cat", "--model", sys.argv[1], "--engine", "spark", "-d", "local[1]", "-k", "3"])
-    with sqlgpt.load(sys.argv[1], engine="spark", database="local[1]", progress=False) as gpt:
-        try:  # a query Spark refuses: its JVM logs it; sqlgpt's caller sees only the exception
-            gpt.engine.conn.execute("SELECT no_such_function(1)")
-        except Exception as e:
-            print("refused:", str(e).splitlines()[0])
-    sys.exit(code)
-"""
-
-
 def next_tokens(output: str) -> list[tuple[str, float]]:
     """(token, probability) from the table `sqlgpt next` prints after its header line."""
     rows = [line.rsplit(maxsplit=1) for line in output.strip().splitlines()[1:]]
     return [(token.strip(), float(probability)) for token, probability in rows]
 
 
-def test_a_spark_sqlgpt_starts_keeps_its_jvm_console_to_its_log(tiny_dir, tmp_path, capsys):
-    """`sqlgpt next` on a Spark application that sqlgpt starts: the tokens are printed, and
-    nothing of Spark's reaches stderr: not the JVM's start-up notices (they go to spark.log
-    in sqlgpt's cache directory), nor PySpark's JSON record of a failed query."""
-    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(NEXT_THEN_FAIL), str(tiny_dir)], env=env,
-                          capture_output=True, text=True, timeout=600)
+def test_a_spark_sqlgpt_starts_keeps_its_jvm_console_to_its_log(spark_started_by_sqlgpt, tiny_dir, capsys):
+    """`sqlgpt next` on a Spark application that sqlgpt starts (conftest's NEXT_THEN_FAIL): the
+    tokens are printed, and nothing of Spark's reaches stderr: not the JVM's start-up notices
+    (they go to spark.log in sqlgpt's cache directory), nor PySpark's JSON record of a failed query."""
+    done, folder = spark_started_by_sqlgpt
     assert done.returncode == 0, done.stderr
     spark_lines, refused, _ = done.stdout.rsplit("\n", 2)  # the table, the refusal, "" after the last newline
     assert main(["next", "the cat", "--model", str(tiny_dir), "--engine", "numpy", "-k", "3"]) == 0
@@ -231,7 +214,7 @@ def test_a_spark_sqlgpt_starts_keeps_its_jvm_console_to_its_log(tiny_dir, tmp_pa
     assert all(abs(p - q) <= 2e-6 for (_, p), (_, q) in zip(got, expected))
     assert refused.startswith("refused:") and "no_such_function" in refused
     assert done.stderr == ""
-    assert (tmp_path / "sqlgpt" / "spark" / "spark.log").read_text().strip()  # the JVM's notices, kept
+    assert (folder / "spark.log").read_text().strip()  # the JVM's notices, kept
 
 
 def test_a_thousand_rows_scored_in_one_batch_agree_with_score(gpt, spark_session, tiny_dir):

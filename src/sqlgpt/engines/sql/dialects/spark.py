@@ -263,8 +263,10 @@ class SparkDialect(Dialect):
         return f"DROP DATABASE IF EXISTS {database} CASCADE"
 
     def cache_table_sql(self, table: str) -> str:
-        """A statement keeping `table` in Spark's memory (spilling to disk if short)."""
-        return f"CACHE TABLE {table}"
+        """A statement keeping `table` in Spark's memory (spilling to disk if short), from the
+        first query that reads it: caching every weight table at once took a job per table
+        (docs/measurements.md)."""
+        return f"CACHE LAZY TABLE {table}"
 
     def uncache_table_sql(self, table: str) -> str:
         """A statement releasing what `cache_table_sql` kept."""
