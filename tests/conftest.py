@@ -20,7 +20,6 @@ import pytest
 # pytester is for tests/test_ci_skips.py, which checks the plugin.
 pytest_plugins = ("pytester", "tests.ci_skips")
 
-
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 NO_SHARED = f"needs the project's shared data at {SHARED_DATA} (present in CI, not in a user's clone)"
 
@@ -305,6 +304,15 @@ def pg_dsn(tmp_path_factory) -> str:
     return server.get_uri()
 
 
+def needs_spark() -> None:
+    """Skip, saying why, where pyspark or a Java runtime for it is missing."""
+    pytest.importorskip("pyspark", reason="the spark tests need pyspark: pip install 'sqlgpt[spark]'")
+    from sqlgpt.engines.sql.drivers.spark import java_found
+
+    if not java_found():
+        pytest.skip("the spark tests need a Java 17+ runtime")
+
+
 # `sqlgpt next` on Spark as a user runs it (no --database: sqlgpt starts Spark on its default
 # local master, its warehouse and metastore in the cache folder), then, in the same process, a
 # query that Spark refuses.
@@ -331,11 +339,7 @@ def spark_started_by_sqlgpt(tiny_dir, tmp_path_factory) -> tuple[subprocess.Comp
     `sqlgpt next`: the Spark script's DATABASE (test_script.py). The process has ended by
     then, as it must: a Derby metastore serves one process at a time, and this process may
     run the suite's shared Spark already (one per process)."""
-    pytest.importorskip("pyspark", reason="the spark tests need pyspark: pip install 'sqlgpt[spark]'")
-    from sqlgpt.engines.sql.drivers.spark import java_found
-
-    if not java_found():
-        pytest.skip("the spark tests need a Java 17+ runtime")
+    needs_spark()
     cache = tmp_path_factory.mktemp("spark-cache")
     env = dict(os.environ, XDG_CACHE_HOME=str(cache))
     done = subprocess.run([sys.executable, "-c", NEXT_THEN_FAIL, str(tiny_dir)], env=env, capture_output=True,
@@ -347,11 +351,9 @@ def spark_started_by_sqlgpt(tiny_dir, tmp_path_factory) -> tuple[subprocess.Comp
 def spark_session(tmp_path_factory):
     """One local SparkSession for the whole test session (a JVM takes seconds to start), its
     warehouse and metastore in a temporary directory."""
-    pytest.importorskip("pyspark", reason="the spark tests need pyspark: pip install 'sqlgpt[spark]'")
+    needs_spark()
     from sqlgpt.engines.sql.drivers import spark
 
-    if not spark.java_found():
-        pytest.skip("the spark tests need a Java 17+ runtime")
     session = spark.local_session("local[2]", tmp_path_factory.mktemp("spark"))
     yield session
     session.stop()

@@ -26,6 +26,7 @@ import pytest
 
 import sqlgpt
 
+from .conftest import needs_spark
 from .test_batch import texts
 
 ROWS = [" ".join(text.split()[:6]) for text in texts(40, seed=11)] + [None, "", " ".join(texts(12, seed=4))]
@@ -73,13 +74,9 @@ def group_alive(process: subprocess.Popen) -> bool:
 def cluster(tmp_path_factory):
     """(master URL, environment for drivers, the shared directory) of a running standalone
     cluster: one master, one worker with 2 cores."""
-    pytest.importorskip("pyspark", reason="the spark tests need pyspark: pip install 'sqlgpt[spark]'")
+    needs_spark()
     import pyspark
 
-    from sqlgpt.engines.sql.drivers import spark
-
-    if not spark.java_found():
-        pytest.skip("the spark tests need a Java 17+ runtime")
     home = Path(pyspark.__file__).parent
     shared = tmp_path_factory.mktemp("cluster")
     conf = shared / "conf"
