@@ -348,12 +348,17 @@ def spark_started_by_sqlgpt(tiny_dir, tmp_path_factory) -> tuple[subprocess.Comp
 
 
 @pytest.fixture(scope="session")
-def spark_session(tmp_path_factory):
+def spark_session(tmp_path_factory, tiny_dir):
     """One local SparkSession for the whole test session (a JVM takes seconds to start), its
-    warehouse and metastore in a temporary directory."""
+    warehouse and metastore in a temporary directory. An engine on the tiny model stays open
+    all along, so that its weights stay in Spark's cache from test to test: the last engine on
+    a model to close uncaches it, and caching it again costs the next test seconds."""
     needs_spark()
+    import sqlgpt
     from sqlgpt.engines.sql.drivers import spark
 
     session = spark.local_session("local[2]", tmp_path_factory.mktemp("spark"))
+    keeps_tiny_cached = sqlgpt.load(tiny_dir, engine="spark", session=session, progress=False)
     yield session
+    keeps_tiny_cached.close()
     session.stop()

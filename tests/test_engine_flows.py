@@ -202,6 +202,8 @@ def test_spark_reinstalls_a_dropped_weight_table(tiny_dir, spark_session, capsys
     spark_session.sql(f"DROP TABLE {schema}.h0_fc")
     assert_reinstalled(load, tiny_dir, capsys, ids=IDS[:1], again=False)
     assert sorted(spark_session.sql(f"SELECT * FROM {schema}.h0_fc").collect()) == sorted(whole)
+    with load():  # cached again while in use, though conftest's engine kept the model open all along
+        assert spark_session.catalog.isCached(f"{schema}.h0_fc")
 
 
 # -- table names that are not identifiers are refused, on every database -------------------------

@@ -241,7 +241,7 @@ def reference_cases(tiny_dir, specs) -> list[tuple[str, int, float, int | None, 
     for prompt, n, temperature, seed in specs:
         seed = seed(reference) if callable(seed) else seed
         text = reference.generate(prompt, max_new_tokens=n, temperature=temperature, seed=seed)
-        assert len(text) >= 4  # a real text, not a vacuous pass
+        assert len(text) >= min(n, 4)  # a real text, not a vacuous pass
         out.append((prompt, n, temperature, seed, text))
     return out
 
@@ -257,9 +257,10 @@ def cases(tiny_dir) -> list[tuple[str, int, float, int | None, str]]:
 @pytest.fixture(scope="module")
 def spark_cases(tiny_dir) -> list[tuple[str, int, float, int | None, str]]:
     """One short case, sampled after the prompt full of what shells read specially: a spark-sql
-    run takes a minute (its JVM, the tables, seconds per token). Spark's greedy pick is pinned
-    by its golden script."""
-    return reference_cases(tiny_dir, [(NASTY, 4, 1.3, 5)])
+    run takes a minute (its JVM, the tables, seconds per token). Two tokens: one from the
+    prompt's pass, one from a step that reads the KV cache (the next ones repeat that step's
+    text). Spark's greedy pick is pinned by its golden script."""
+    return reference_cases(tiny_dir, [(NASTY, 2, 1.3, 5)])
 
 
 RUNNERS = {"duckdb-module": "duckdb", "duckdb-shell": "duckdb", "psql": "postgres", "sqlite-shell": "sqlite",

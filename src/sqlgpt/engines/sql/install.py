@@ -100,7 +100,7 @@ def _usable(conn: Any, driver: Driver, row: dict[str, Any], config: GPTConfig) -
     if row["format_version"] != format_version(driver.dialect) or json.loads(row["config"]) != config.to_hf():
         return False
     tables = layout_of(driver.dialect).weight_tables(config)
-    return all(driver.row_count(conn, row["schema_name"], t.name) == t.n_rows for t in tables)
+    return driver.row_counts(conn, row["schema_name"], [t.name for t in tables]) == [t.n_rows for t in tables]
 
 
 def _why_reinstall(checkpoint: Checkpoint, fingerprint: str, rows: list[dict[str, Any]],

@@ -95,11 +95,12 @@ class Driver:
         rows = conn.execute(*self.dialect.table_exists_sql(schema, table)).fetchall()
         return rows[0][0] > 0
 
-    def row_count(self, conn: Any, schema: str, table: str) -> int:
-        """Rows in schema.table, or -1 if it does not exist."""
-        if not self.table_exists(conn, schema, table):
-            return -1
-        return conn.execute(self.dialect.count_rows_sql(schema, table)).fetchall()[0][0]
+    def row_counts(self, conn: Any, schema: str, tables: list[str]) -> list[int]:
+        """Rows in each of `schema`'s `tables`, -1 for one that does not exist."""
+        present = [table for table in tables if self.table_exists(conn, schema, table)]
+        rows = conn.execute(self.dialect.count_rows_sql(schema, present)).fetchall() if present else []
+        counts = {present[i]: n for i, n in rows}
+        return [counts.get(table, -1) for table in tables]
 
     def create_catalogue(self, conn: Any, name: str) -> None:
         """The catalogue table `name`, unless it exists."""

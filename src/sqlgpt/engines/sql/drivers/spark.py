@@ -307,7 +307,9 @@ class SparkConnection:
     def cache(self, tables: list[str]) -> None:
         with _lock:
             for table in tables:
-                if _cache_users.get(table, 0) == 0:
+                # Also when another engine still uses it: a reinstall (of damaged tables) made
+                # the table anew, and the old one's cache went with it.
+                if _cache_users.get(table, 0) == 0 or not self.spark.catalog.isCached(table):
                     self.execute(self.dialect.cache_table_sql(table))
                 _cache_users[table] = _cache_users.get(table, 0) + 1
         self._cached += tables
